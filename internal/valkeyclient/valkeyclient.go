@@ -1,0 +1,231 @@
+// Package valkeyclient builds a valkey-go client from oxyctl's settings: a
+// redis:// or rediss:// URL, a CA bundle, a timeout. It verifies TLS, refuses
+// to send a password in plaintext to a host that is not loopback, detects a
+// Valkey Cluster, and turns every failure into a one-line apperr error that
+// says what to do.
+package valkeyclient
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/redact"
+)
+
+// Options are the connection settings.
+type Options struct {
+	URL            string
+	CAFile         string
+	Insecure       bool // skip TLS verification (the caller warns loudly)
+	AllowPlaintext bool // allow a password over redis:// to a non-loopback host
+	Timeout        time.Duration
+	ClientName     string
+	// Resolver resolves host names; nil uses the system resolver. Tests inject
+	// one so that no DNS query leaves the machine.
+	Resolver *net.Resolver
+}
+
+// Conn is a connected client.
+type Conn struct {
+	Client  valkey.Client
+	Cluster bool
+	Addr    string
+	Target  Target
+	TLS     *tls.Config
+	opts    Options
+}
+
+// Close closes the client.
+func (c *Conn) Close() { c.Client.Close() }
+
+// Redacted is the URL with its password masked.
+func (c *Conn) Redacted() string { return redact.URL(c.opts.URL) }
+
+// DefaultTimeout bounds a step when Options.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// ClientOption builds the valkey-go option for the settings, without dialing.
+func ClientOption(o Options) (valkey.ClientOption, Target, error) {
+	t, err := ParseURL(o.URL)
+	if err != nil {
+		return valkey.ClientOption{}, t, err
+	}
+	if t.Password != "" && !t.TLS && !t.Loopback() && !o.AllowPlaintext {
+		return valkey.ClientOption{}, t, &apperr.ConfigError{
+			Err:  fmt.Errorf("refusing to send a password in plaintext to %s (redis:// URL)", t.Addr()),
+			Hint: "use rediss:// for TLS (DigitalOcean Managed Valkey listens with TLS on 25061), or pass --allow-plaintext if you really mean it",
+		}
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	opt := valkey.ClientOption{
+		InitAddress:      []string{t.Addr()},
+		Username:         t.Username,
+		Password:         t.Password,
+		SelectDB:         t.DB,
+		DisableCache:     true,
+		ClientName:       o.ClientName,
+		ConnWriteTimeout: timeout,
+		Dialer:           net.Dialer{Timeout: timeout, Resolver: o.Resolver},
+		// A CLI wants an answer or an error, not silent retries.
+		DisableRetry: true,
+	}
+	if t.Username == "" && t.Password != "" {
+		opt.Username = ""
+	}
+	if t.TLS {
+		cfg, err := TLSConfig(o, t.Host)
+		if err != nil {
+			return valkey.ClientOption{}, t, err
+		}
+		opt.TLSConfig = cfg
+	}
+	return opt, t, nil
+}
+
+// TLSConfig is TLS 1.2 or later, verifying the host name against the system
+// roots or the CA file.
+func TLSConfig(o Options, host string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	if o.Insecure {
+		cfg.InsecureSkipVerify = true
+	}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, &apperr.ConfigError{Err: fmt.Errorf("cannot read CA file: %v", err), Hint: "check --redis-ca / OXYCTL_REDIS_CA"}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &apperr.ConfigError{Err: fmt.Errorf("CA file %s holds no PEM certificate", o.CAFile), Hint: "download the CA certificate from the database's page in the DigitalOcean control panel"}
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// Connect dials, authenticates and detects a cluster, all within ctx and
+// Options.Timeout.
+func Connect(ctx context.Context, o Options) (*Conn, error) {
+	opt, t, err := ClientOption(o)
+	if err != nil {
+		return nil, err
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	type result struct {
+		c   valkey.Client
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := valkey.NewClient(opt)
+		done <- result{c, err}
+	}()
+	var client valkey.Client
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, explainTimeout(Classify(r.err, t), t, o.Resolver)
+		}
+		client = r.c
+	case <-ctx.Done():
+		// Close whatever NewClient eventually returns.
+		go func() {
+			if r := <-done; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, explainTimeout(Classify(ctx.Err(), t), t, o.Resolver)
+	}
+	conn := &Conn{Client: client, Addr: t.Addr(), Target: t, TLS: opt.TLSConfig, opts: o}
+	info, err := client.Do(ctx, client.B().Info().Section("cluster").Build()).ToString()
+	if err != nil {
+		client.Close()
+		return nil, Classify(err, t)
+	}
+	conn.Cluster = strings.Contains(info, "cluster_enabled:1")
+	return conn, nil
+}
+
+// explainTimeout tells a TLS client that waited in vain apart from a server
+// that speaks plaintext on that port: such a server sits silently on a TLS
+// ClientHello, so the handshake only times out. A short plaintext PING
+// settles it (at most probeTimeout more).
+func explainTimeout(err error, t Target, r *net.Resolver) error {
+	if code, kind := apperr.Classify(err); code != apperr.ExitRuntime || kind != apperr.KindTimeout || !t.TLS {
+		return err
+	}
+	d := net.Dialer{Timeout: probeTimeout, Resolver: r}
+	c, derr := d.Dial("tcp", t.Addr())
+	if derr != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(probeTimeout))
+	if _, werr := c.Write([]byte("PING\r\n")); werr != nil {
+		return err
+	}
+	buf := make([]byte, 1)
+	if n, _ := c.Read(buf); n == 1 && (buf[0] == '+' || buf[0] == '-') {
+		return &apperr.RuntimeError{Kind: apperr.KindTLS,
+			Err:  fmt.Errorf("TLS: %s did not answer with TLS (it speaks plaintext: is it a plaintext port?)", t.Addr()),
+			Hint: "use redis:// for a plaintext server, or the server's TLS port"}
+	}
+	return err
+}
+
+const probeTimeout = 300 * time.Millisecond
+
+// Primaries returns one client per primary: every master of a cluster, or
+// the client itself when standalone. Replicas are left out (checked with ROLE).
+func (c *Conn) Primaries(ctx context.Context) ([]valkey.Client, error) {
+	if !c.Cluster {
+		return []valkey.Client{c.Client}, nil
+	}
+	var out []valkey.Client
+	for _, n := range c.Client.Nodes() {
+		role, err := n.Do(ctx, n.B().Role().Build()).ToArray()
+		if err != nil {
+			return nil, Classify(err, c.Target)
+		}
+		if len(role) > 0 {
+			if r, _ := role[0].ToString(); r == "master" {
+				out = append(out, n)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, apperr.Runtime(apperr.KindConnect, errors.New("the cluster reports no primary"), "check CLUSTER NODES on the server")
+	}
+	return out, nil
+}
+
+// NodeAddrs lists the address of every primary (sorted by valkey-go's map order is random; callers sort).
+func (c *Conn) NodeAddrs() []string {
+	if !c.Cluster {
+		return []string{c.Addr}
+	}
+	var out []string
+	for a := range c.Client.Nodes() {
+		out = append(out, a)
+	}
+	return out
+}
