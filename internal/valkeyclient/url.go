@@ -104,3 +104,6 @@ func ParseURL(raw string) (Target, error) {
 	}
 	return t, nil
 }
+
+// RedactURL is the URL with its password masked.
+func RedactURL(raw string) string { return redact.URL(raw) }

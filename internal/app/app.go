@@ -1,0 +1,118 @@
+// Package app is oxyctl's entry point: it builds the command tree, runs it
+// under a context that Ctrl-C cancels, and turns the outcome into an exit
+// code. It is the one place where errors become exit codes.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/cmd/root"
+	"github.com/oxyhq/oxyctl/internal/cmdutil"
+	"github.com/oxyhq/oxyctl/internal/config"
+	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/redact"
+)
+
+// Main runs oxyctl with the process's arguments and streams.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, os.Args[1:], iostreams.System(), os.Getenv)
+}
+
+// Run runs oxyctl with args and returns the exit code. Tests call it directly.
+func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv config.Getenv) (code int) {
+	f := cmdutil.New(ios, getenv)
+	cmd := root.NewCmdRoot(f)
+	cmdutil.Groups(cmd)
+	cmd.SetArgs(args)
+	cmd.SetIn(ios.In)
+	cmd.SetOut(ios.Out)
+	cmd.SetErr(ios.ErrOut)
+
+	started := false
+	cobra.EnableTraverseRunHooks = true
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		started = true
+		ios.Verbose = f.Flags.Verbose
+		if _, err := output.ParseFormat(f.Flags.Output); err != nil {
+			return err
+		}
+		return nil
+	}
+
+	defer func() {
+		if r := recover(); r != nil {
+			err := apperr.Runtime(apperr.KindInternal, fmt.Errorf("internal error (a bug): %v", r), "please report it with the command you ran")
+			if f.Flags.Verbose {
+				fmt.Fprintln(ios.ErrOut, redact.String(string(debug.Stack())))
+			}
+			code = report(ios, f, err)
+		}
+	}()
+
+	err := cmd.ExecuteContext(ctx)
+	if err != nil && !started && !isTyped(err) {
+		// cobra's own complaints (unknown command, wrong arguments).
+		err = &apperr.UsageError{Err: err}
+	}
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = apperr.ErrInterrupted
+	}
+	if err == nil {
+		return apperr.ExitOK
+	}
+	return report(ios, f, err)
+}
+
+func isTyped(err error) bool {
+	var ue *apperr.UsageError
+	var ce *apperr.ConfigError
+	var fe *apperr.FindingsError
+	var re *apperr.RuntimeError
+	return errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &fe) || errors.As(err, &re)
+}
+
+// report prints err (one line, plus a hint line in text) and returns its code.
+func report(ios *iostreams.IOStreams, f *cmdutil.Factory, err error) int {
+	code, kind := apperr.Classify(err)
+	msg := redact.String(oneLine(err.Error()))
+	hint := redact.String(oneLine(apperr.HintOf(err)))
+	if code == apperr.ExitUsage && kind == "usage" && hint == "" {
+		hint = "run 'oxyctl --help' for usage"
+	}
+	if code == apperr.ExitFindings && msg == "" {
+		return code
+	}
+	if f.Format() == output.JSON {
+		e := map[string]any{"kind": kind, "message": msg}
+		if hint != "" {
+			e["hint"] = hint
+		}
+		b, _ := output.MarshalLine(map[string]any{"error": e})
+		_, _ = ios.ErrOut.Write(b)
+		return code
+	}
+	fmt.Fprintf(ios.ErrOut, "oxyctl: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintf(ios.ErrOut, "hint: %s\n", hint)
+	}
+	return code
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.ReplaceAll(s, "\r", " ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}

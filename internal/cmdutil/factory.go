@@ -1,0 +1,101 @@
+// Package cmdutil holds what every command shares: the Factory of lazy
+// dependencies and the flag and argument helpers.
+package cmdutil
+
+import (
+	"context"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/build"
+	"github.com/oxyhq/oxyctl/internal/config"
+	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
+)
+
+// Factory gives commands their dependencies. Nothing here reads the config
+// file, dials Valkey or reads a token until a command asks for it, so
+// --help, completion and version work with no settings at all.
+type Factory struct {
+	IO     *iostreams.IOStreams
+	Flags  *config.Flags
+	Getenv config.Getenv
+	Now    func() time.Time
+
+	settingsOnce sync.Once
+	settings     *config.Settings
+	settingsErr  error
+
+	// Settings resolves flag > env > context > default, once.
+	Settings func() (*config.Settings, error)
+	// Valkey connects with the resolved settings. The caller closes the Conn.
+	Valkey func(ctx context.Context) (*valkeyclient.Conn, error)
+	// NOTE for the DigitalOcean layer: add `DO func(ctx context.Context)
+	// (*doapi.Client, error)` here and set it in New, built the same way as
+	// Valkey (settings, a ConfigError when the token is missing).
+}
+
+// New builds the Factory for a run.
+func New(ios *iostreams.IOStreams, getenv config.Getenv) *Factory {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	f := &Factory{IO: ios, Flags: &config.Flags{}, Getenv: getenv, Now: time.Now}
+	f.Settings = func() (*config.Settings, error) {
+		f.settingsOnce.Do(func() {
+			f.settings, f.settingsErr = config.Resolve(f.Flags, f.Getenv)
+		})
+		return f.settings, f.settingsErr
+	}
+	f.Valkey = func(ctx context.Context) (*valkeyclient.Conn, error) {
+		s, err := f.Settings()
+		if err != nil {
+			return nil, err
+		}
+		if s.RedisURL == "" {
+			return nil, &apperr.ConfigError{
+				Err:  errorString("no Valkey URL is set"),
+				Hint: "pass --redis-url, set OXYCTL_REDIS_URL or REDIS_URL, or add redis.url to the context",
+			}
+		}
+		if s.RedisInsecure {
+			f.IO.Warnf("TLS VERIFICATION IS OFF (--redis-insecure): the server's certificate is not checked and the password can be intercepted")
+		}
+		f.IO.Debugf("connecting to %s (timeout %s)", valkeyclient.RedactURL(s.RedisURL), s.Timeout)
+		return valkeyclient.Connect(ctx, valkeyclient.Options{
+			URL:            s.RedisURL,
+			CAFile:         s.RedisCA,
+			Insecure:       s.RedisInsecure,
+			AllowPlaintext: s.AllowPlaintext,
+			Timeout:        s.Timeout,
+			ClientName:     "oxyctl",
+		})
+	}
+	return f
+}
+
+// Format is the -o value (validated by the root command).
+func (f *Factory) Format() output.Format {
+	if fm, err := output.ParseFormat(f.Flags.Output); err == nil {
+		return fm
+	}
+	return output.Text
+}
+
+// Timeout is the resolved --timeout, or the default when settings fail.
+func (f *Factory) Timeout() time.Duration {
+	if s, err := f.Settings(); err == nil {
+		return s.Timeout
+	}
+	return config.DefaultTimeout
+}
+
+// UserAgent is what HTTP clients send.
+func (f *Factory) UserAgent() string { return "oxyctl/" + build.Get().Version }
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }

@@ -1,0 +1,228 @@
+// Package output prints a command's result as text for people or JSON for
+// scripts, from the same value.
+package output
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/lipgloss/table"
+	"github.com/muesli/termenv"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/iostreams"
+)
+
+// Format is the -o value.
+type Format string
+
+// The formats.
+const (
+	Text Format = "text"
+	JSON Format = "json"
+)
+
+// ParseFormat checks an -o value.
+func ParseFormat(s string) (Format, error) {
+	switch Format(strings.ToLower(s)) {
+	case Text:
+		return Text, nil
+	case JSON:
+		return JSON, nil
+	}
+	return "", apperr.Usagef("invalid output format %q: want text or json", s)
+}
+
+// Print writes result as JSON, or as text through renderText.
+func Print(ios *iostreams.IOStreams, f Format, result any, renderText func(w io.Writer, th *Theme) error) error {
+	if f == JSON {
+		return WriteJSON(ios.Out, result)
+	}
+	var buf bytes.Buffer
+	if err := renderText(&buf, NewTheme(ios)); err != nil {
+		return err
+	}
+	_, err := ios.Out.Write(buf.Bytes())
+	return err
+}
+
+// WriteJSON writes v as one indented JSON document with a trailing newline.
+func WriteJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return apperr.Runtime(apperr.KindInternal, fmt.Errorf("encoding JSON: %w", err), "")
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// JSONLines writes one compact JSON object per line, flushed line by line.
+type JSONLines struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewJSONLines writes to w.
+func NewJSONLines(w io.Writer) *JSONLines { return &JSONLines{w: w} }
+
+// Write writes v as one line.
+func (j *JSONLines) Write(v any) error {
+	b, err := MarshalLine(v)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, err = j.w.Write(b)
+	return err
+}
+
+// MarshalLine is v as compact JSON plus a newline, HTML characters unescaped.
+func MarshalLine(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, apperr.Runtime(apperr.KindInternal, fmt.Errorf("encoding JSON: %w", err), "")
+	}
+	return buf.Bytes(), nil
+}
+
+// Theme holds every style, built on one renderer bound to stdout.
+type Theme struct {
+	r                                        *lipgloss.Renderer
+	OK, Warn, Fail, Skip, Muted, Header, Key lipgloss.Style
+	Border                                   lipgloss.Style
+	Color                                    bool
+	TTY                                      bool
+	Width                                    int
+}
+
+// NewTheme builds the styles for ios. Color follows ios.ColorEnabled, never
+// lipgloss's own detection.
+func NewTheme(ios *iostreams.IOStreams) *Theme {
+	r := lipgloss.NewRenderer(ios.Out)
+	if ios.ColorEnabled() {
+		r.SetColorProfile(termenv.ANSI)
+	} else {
+		r.SetColorProfile(termenv.Ascii)
+	}
+	th := &Theme{r: r, Color: ios.ColorEnabled(), TTY: ios.IsStdoutTTY(), Width: ios.TerminalWidth()}
+	th.OK = r.NewStyle().Foreground(lipgloss.Color("2"))
+	th.Warn = r.NewStyle().Foreground(lipgloss.Color("3"))
+	th.Fail = r.NewStyle().Foreground(lipgloss.Color("1")).Bold(true)
+	th.Skip = r.NewStyle().Foreground(lipgloss.Color("8"))
+	th.Muted = r.NewStyle().Foreground(lipgloss.Color("8"))
+	th.Header = r.NewStyle().Bold(true)
+	th.Key = r.NewStyle().Foreground(lipgloss.Color("6"))
+	th.Border = r.NewStyle().Foreground(lipgloss.Color("8"))
+	return th
+}
+
+// Status renders a status word (ok, warn, FAIL, skip) in its style; the word
+// itself always carries the meaning, color only helps.
+func (th *Theme) Status(s string) string {
+	switch s {
+	case "ok":
+		return th.OK.Render("ok")
+	case "warn":
+		return th.Warn.Render("warn")
+	case "fail":
+		return th.Fail.Render("FAIL")
+	case "skip":
+		return th.Skip.Render("skip")
+	case "error":
+		return th.Fail.Render("error")
+	case "warning":
+		return th.Warn.Render("warning")
+	}
+	return s
+}
+
+// Table renders rows under headers. On a terminal: a lipgloss table with
+// rounded borders that fits the width. Elsewhere: plain columns separated by
+// two spaces, no borders, no escape codes, nothing truncated.
+func (th *Theme) Table(headers []string, rows [][]string) string {
+	if !th.TTY {
+		var buf bytes.Buffer
+		tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(headers, "\t"))
+		for _, r := range rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		tw.Flush()
+		return trimRight(buf.String())
+	}
+	t := table.New().
+		Border(lipgloss.RoundedBorder()).
+		BorderStyle(th.Border).
+		Headers(headers...).
+		Rows(rows...).
+		StyleFunc(func(row, col int) lipgloss.Style {
+			if row == table.HeaderRow {
+				return th.Header.Padding(0, 1)
+			}
+			return th.r.NewStyle().Padding(0, 1)
+		})
+	if th.Width > 0 {
+		t = t.Width(th.Width)
+	}
+	return t.Render() + "\n"
+}
+
+func trimRight(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Ago renders a time for people: relative on a terminal ("in 4m"), RFC 3339
+// UTC elsewhere.
+func (th *Theme) When(t, now time.Time) string {
+	if !th.TTY {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return Relative(t.Sub(now))
+}
+
+// Relative renders a duration as "in 4m12s" or "3s ago".
+func Relative(d time.Duration) string {
+	neg := d < 0
+	if neg {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < time.Second:
+		s = "0s"
+	case d < time.Minute:
+		s = fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		s = fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		s = fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	if neg {
+		return s + " ago"
+	}
+	return "in " + s
+}
+
+// Millis is a duration as whole milliseconds, for _ms fields.
+func Millis(d time.Duration) int64 { return d.Milliseconds() }
+
+// BufferedLines is a buffered writer for streams, flushed by the caller.
+func BufferedLines(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 64<<10) }
