@@ -200,10 +200,12 @@ func start(t testing.TB, name, script string, o Options, env []string) *App {
 	if timeout <= 0 {
 		timeout = DefaultReadyTimeout
 	}
+	began := time.Now()
 	app, err := launch(node, dir, name, script, env, timeout)
 	if err != nil {
 		t.Fatalf("nodeapp: %s: %v", name, redact(err.Error(), o.RedisURL))
 	}
+	t.Logf("nodeapp: %s ready at %s in %s", name, app.URL, time.Since(began).Round(time.Millisecond))
 	t.Cleanup(func() {
 		app.Stop()
 		if t.Failed() {
