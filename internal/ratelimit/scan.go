@@ -1,0 +1,369 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/valkey-io/valkey-go"
+)
+
+// Scan tuning defaults. They keep each server command short: a SCAN with
+// COUNT 1000 and a pipeline of 2,000 GET/PTTL commands each take well under a
+// millisecond of server time.
+const (
+	DefaultCount    = 1000  // first SCAN COUNT
+	DefaultMaxCount = 10000 // COUNT cap when the round trip is long
+	DefaultBatch    = 500   // keys per GET/PTTL pipeline (2 commands per key)
+	DefaultParallel = 8     // primaries scanned at once
+	maxInflight     = 64    // GET/PTTL pipelines in flight per primary, at most
+)
+
+// ScanOptions controls how hard a scan works each primary.
+type ScanOptions struct {
+	// Count is the first SCAN COUNT (default 1000). COUNT grows with the
+	// round-trip time measured at the start (one PING per primary), up to
+	// MaxCount (default 10000): with 20 ms of round trip, a million keys
+	// take about a hundred sequential SCANs instead of a thousand.
+	Count, MaxCount int
+	// Batch is the number of keys fetched by one pipeline of GET + PTTL
+	// (default 500). Several batches stay in flight while the next SCAN
+	// runs; how many grows with COUNT, so one SCAN's keys are always
+	// being fetched while the next SCAN travels.
+	Batch int
+	// Pace caps the keys per second read from each primary (0: no cap).
+	// It also caps COUNT to a tenth of a second's worth of keys.
+	Pace int
+	// Parallel bounds how many primaries are scanned at once (default 8).
+	Parallel int
+	// Progress, when set, is called with the number of keys scanned so far.
+	// It runs on the scan's collecting goroutine; keep it fast.
+	Progress func(scanned int64)
+	// Now is the clock behind resets_at (default time.Now).
+	Now func() time.Time
+}
+
+func (o ScanOptions) withDefaults() ScanOptions {
+	if o.Count <= 0 {
+		o.Count = DefaultCount
+	}
+	if o.MaxCount <= 0 {
+		o.MaxCount = DefaultMaxCount
+	}
+	if o.MaxCount < o.Count {
+		o.MaxCount = o.Count
+	}
+	if o.Batch <= 0 {
+		o.Batch = DefaultBatch
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = DefaultParallel
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// countFor picks the SCAN COUNT for a measured round trip: the base count
+// per millisecond of round trip, capped. A pace caps it to 1/10 s of keys.
+func (o ScanOptions) countFor(rtt time.Duration) int {
+	n := o.Count
+	if ms := int(rtt / time.Millisecond); ms > 1 {
+		n = o.Count * ms
+	}
+	if n > o.MaxCount {
+		n = o.MaxCount
+	}
+	if o.Pace > 0 && n > o.Pace/10 {
+		n = max(o.Pace/10, 10)
+	}
+	return n
+}
+
+// scanBatch is what one GET/PTTL pipeline found.
+type scanBatch struct {
+	scanned   int
+	records   []Record
+	anomalies []Anomaly
+}
+
+// scan walks every key of l on every primary and hands each batch to visit.
+// visit runs on the calling goroutine only, so it needs no locking. It
+// returns the number of keys SCAN returned.
+func scan(ctx context.Context, nodes []valkey.Client, l Limiter, o ScanOptions, visit func(*scanBatch)) (int64, error) {
+	if err := l.Validate(); err != nil {
+		return 0, err
+	}
+	if len(nodes) == 0 {
+		return 0, apperr.Runtime(apperr.KindInternal, errors.New("scan: no Valkey primaries to scan"), "")
+	}
+	o = o.withDefaults()
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	fail := func(err error) { cancel(err) }
+
+	out := make(chan *scanBatch, 16)
+	var wg sync.WaitGroup
+	pool := make(chan struct{}, o.Parallel)
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer recoverTo(fail)
+			select {
+			case pool <- struct{}{}:
+			case <-sctx.Done():
+				return
+			}
+			defer func() { <-pool }()
+			if err := scanNode(sctx, n, l, o, out, fail); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(out) }()
+
+	var scanned int64
+	for b := range out {
+		scanned += int64(b.scanned)
+		visit(b)
+		if o.Progress != nil {
+			o.Progress(scanned)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return scanned, err
+	}
+	if err := context.Cause(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return scanned, err
+	}
+	return scanned, nil
+}
+
+// scanNode runs the SCAN loop on one primary. The SCAN chain is sequential
+// (each cursor comes from the previous reply) and keeps going while up to
+// `inflight` GET/PTTL pipelines of earlier keys are on the wire; valkey-go
+// pipelines concurrent commands over its connections.
+func scanNode(ctx context.Context, c valkey.Client, l Limiter, o ScanOptions, out chan<- *scanBatch, fail func(error)) error {
+	addr := nodeAddr(c)
+	start := time.Now()
+	if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
+		return wrapErr(ctx, "PING "+addr, err)
+	}
+	rtt := time.Since(start)
+	count := o.countFor(rtt)
+	inflight := min(max(4, 2*((count+o.Batch-1)/o.Batch)+2), maxInflight)
+	sem := make(chan struct{}, inflight)
+	pattern := l.Pattern()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var cursor uint64
+	var pace pacer
+	pace.init(o.Pace)
+	for {
+		if err := pace.wait(ctx); err != nil {
+			return err
+		}
+		entry, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(pattern).Count(int64(count)).Build()).AsScanEntry()
+		if err != nil {
+			return wrapErr(ctx, "SCAN on "+addr, err)
+		}
+		pace.spent(len(entry.Elements))
+		keys := entry.Elements
+		for len(keys) > 0 {
+			n := min(o.Batch, len(keys))
+			chunk := keys[:n:n]
+			keys = keys[n:]
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				defer recoverTo(fail)
+				b, err := fetch(ctx, c, l, chunk, o.Now)
+				if err != nil {
+					fail(wrapErr(ctx, "GET/PTTL on "+addr, err))
+					return
+				}
+				select {
+				case out <- b:
+				case <-ctx.Done():
+				}
+			}()
+		}
+		cursor = entry.Cursor
+		if cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// fetch reads value and PTTL of keys with one pipeline and classifies them.
+func fetch(ctx context.Context, c valkey.Client, l Limiter, keys []string, now func() time.Time) (*scanBatch, error) {
+	cmds := make(valkey.Commands, 0, 2*len(keys))
+	for _, k := range keys {
+		cmds = append(cmds, c.B().Get().Key(k).Build(), c.B().Pttl().Key(k).Build())
+	}
+	res := c.DoMulti(ctx, cmds...)
+	t := now()
+	b := &scanBatch{scanned: len(keys)}
+	windowMS := l.WindowMS()
+	for i, k := range keys {
+		if !l.HasPrefix(k) { // SCAN MATCH guarantees it; never trust a key outside the prefix
+			continue
+		}
+		rec, an, ok, err := classify(l, k, res[2*i], res[2*i+1], windowMS, t)
+		switch {
+		case err != nil:
+			return nil, err
+		case an != "":
+			b.anomalies = append(b.anomalies, newAnomaly(k, an))
+		case ok:
+			b.records = append(b.records, rec)
+		}
+	}
+	return b, nil
+}
+
+// classify turns the GET and PTTL replies for key into a record, an anomaly
+// (problem != ""), or nothing (ok false: the key vanished meanwhile).
+func classify(l Limiter, key string, get, pttlRes valkey.ValkeyResult, windowMS int64, now time.Time) (rec Record, problem string, ok bool, err error) {
+	pttl, err := pttlRes.AsInt64()
+	if err != nil {
+		if isRedirect(err) {
+			return rec, "", false, nil // the slot moved during the scan
+		}
+		return rec, "", false, err
+	}
+	if pttl == -2 {
+		return rec, "", false, nil // expired or deleted between SCAN and GET
+	}
+	val, err := get.ToString()
+	switch {
+	case valkey.IsValkeyNil(err):
+		return rec, "", false, nil
+	case isWrongType(err):
+		return rec, ProblemWrongType, false, nil
+	case isRedirect(err):
+		return rec, "", false, nil
+	case err != nil:
+		return rec, "", false, err
+	}
+	if pttl == -1 {
+		return rec, ProblemNoExpiry, false, nil
+	}
+	hits, perr := strconv.ParseInt(val, 10, 64)
+	switch {
+	case perr != nil:
+		return rec, ProblemNotInteger, false, nil
+	case hits < 0:
+		return rec, ProblemNegative, false, nil
+	case pttl > windowMS:
+		return rec, ProblemExpiryTooLong, false, nil
+	}
+	return newRecord(l, key, hits, pttl, now), "", true, nil
+}
+
+func isWrongType(err error) bool {
+	ve, ok := valkey.IsValkeyErr(err)
+	return ok && strings.HasPrefix(ve.Error(), "WRONGTYPE")
+}
+
+func isRedirect(err error) bool {
+	ve, ok := valkey.IsValkeyErr(err)
+	if !ok {
+		return false
+	}
+	_, moved := ve.IsRedirect()
+	return moved || ve.IsTryAgain()
+}
+
+// pacer spaces SCANs so that a primary serves at most `rate` keys a second.
+type pacer struct {
+	rate int
+	next time.Time
+}
+
+func (p *pacer) init(rate int) { p.rate = rate; p.next = time.Now() }
+
+func (p *pacer) wait(ctx context.Context) error {
+	if p.rate <= 0 {
+		return nil
+	}
+	d := time.Until(p.next)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *pacer) spent(keys int) {
+	if p.rate <= 0 {
+		return
+	}
+	now := time.Now()
+	if p.next.Before(now) {
+		p.next = now
+	}
+	p.next = p.next.Add(time.Duration(float64(keys) / float64(p.rate) * float64(time.Second)))
+}
+
+// nodeAddr names a node client for error messages.
+func nodeAddr(c valkey.Client) string {
+	for a := range c.Nodes() {
+		return a
+	}
+	return "valkey"
+}
+
+// wrapErr turns a valkey-go error into a typed, one-line error. Context
+// errors pass through unchanged so that Ctrl-C and timeouts keep their meaning.
+func wrapErr(ctx context.Context, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return ctx.Err()
+	}
+	var re *apperr.RuntimeError
+	if errors.As(err, &re) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apperr.Runtime(apperr.KindTimeout, fmt.Errorf("%s: %w", what, err), "raise --timeout or check the network path to Valkey")
+	}
+	if ve, ok := valkey.IsValkeyErr(err); ok {
+		msg := ve.Error()
+		kind := apperr.KindAPI
+		if strings.HasPrefix(msg, "NOAUTH") || strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOPERM") {
+			kind = apperr.KindAuth
+		}
+		return apperr.Runtime(kind, fmt.Errorf("%s: %s", what, msg), "")
+	}
+	return apperr.Runtime(apperr.KindConnect, fmt.Errorf("%s: %w", what, err), "check that Valkey is reachable")
+}
+
+// recoverTo turns a panic in a goroutine into an internal error.
+func recoverTo(fail func(error)) {
+	if r := recover(); r != nil {
+		fail(apperr.Runtime(apperr.KindInternal, fmt.Errorf("ratelimit: internal error: %v", r), ""))
+	}
+}

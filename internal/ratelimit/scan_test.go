@@ -1,0 +1,322 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/valkey-io/valkey-go"
+)
+
+// seedSmall writes a handful of counters and one key of each anomaly.
+func seedSmall(t *testing.T, tp topo) {
+	c := tp.client
+	do(t, c, valkey.Commands{
+		counter(c, "rl:203.0.113.7", 3, 899*time.Second),
+		counter(c, "rl:198.51.100.23", 152, 800*time.Second),
+		counter(c, "rl:2001:db8:abcd:1200::/56", 150, 700*time.Second),
+		counter(c, "rl:10.0.0.1", 1, 600*time.Second),
+		counter(c, "rl:zero", 0, 500*time.Second),
+		c.B().Set().Key("rl:noexp").Value("5").Build(),
+		c.B().Set().Key("rl:text").Value("abc").Px(100 * time.Second).Build(),
+		c.B().Set().Key("rl:float").Value("1.5").Px(100 * time.Second).Build(),
+		c.B().Set().Key("rl:neg").Value("-1").Px(100 * time.Second).Build(),
+		c.B().Set().Key("rl:long").Value("5").Px(2 * time.Hour).Build(),
+		c.B().Hset().Key("rl:hash").FieldValue().FieldValue("f", "1").Build(),
+		counter(c, "rl2:x", 9999, time.Minute),
+		counter(c, "rlx", 9999, time.Minute),
+		counter(c, "rl-auth:1.2.3.4", 9999, time.Minute),
+	})
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	bothTopologies(t, func(t *testing.T, tp topo) {
+		seedSmall(t, tp)
+		l := DefaultLimiter()
+		list := func(o ListOptions) ListResult {
+			t.Helper()
+			o.Scan.Now = fixedNow
+			res, err := List(ctxT(t), tp.primaries, l, o)
+			if err != nil {
+				t.Fatalf("List(%+v): %v", o, err)
+			}
+			return res
+		}
+		clients := func(res ListResult) []string {
+			var out []string
+			for _, r := range res.Clients {
+				out = append(out, r.Client)
+			}
+			return out
+		}
+
+		res := list(ListOptions{Top: 20})
+		if res.ScannedKeys != 11 {
+			t.Errorf("scanned_keys = %d, want 11", res.ScannedKeys)
+		}
+		if res.Limiter != (LimiterInfo{Name: "api", Prefix: "rl:", Limit: 150, WindowMS: 900000}) {
+			t.Errorf("limiter = %+v", res.Limiter)
+		}
+		want := []string{"198.51.100.23", "2001:db8:abcd:1200::/56", "203.0.113.7", "10.0.0.1", "zero"}
+		if got := clients(res); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("clients by hits = %q, want %q", got, want)
+		}
+		wantHits := map[string][4]int64{ // hits, remaining, blocked(0/1), pttl set
+			"198.51.100.23":           {152, 0, 1, 800000},
+			"2001:db8:abcd:1200::/56": {150, 0, 0, 700000},
+			"203.0.113.7":             {3, 147, 0, 899000},
+			"10.0.0.1":                {1, 149, 0, 600000},
+			"zero":                    {0, 150, 0, 500000},
+		}
+		for _, r := range res.Clients {
+			w := wantHits[r.Client]
+			if r.Hits != w[0] || r.Remaining != w[1] || r.Blocked != (w[2] == 1) {
+				t.Errorf("%s: hits %d remaining %d blocked %v, want %v", r.Client, r.Hits, r.Remaining, r.Blocked, w)
+			}
+			if r.Key != "rl:"+r.Client || r.KeyBase64 != "" {
+				t.Errorf("%s: key %q key_base64 %q", r.Client, r.Key, r.KeyBase64)
+			}
+			if r.ResetInMS > w[3] || r.ResetInMS < w[3]-10000 {
+				t.Errorf("%s: reset_in_ms %d, want within 10s below %d", r.Client, r.ResetInMS, w[3])
+			}
+			if !r.ResetsAt.Equal(fixedNow().Add(time.Duration(r.ResetInMS) * time.Millisecond)) {
+				t.Errorf("%s: resets_at %s != now + reset_in_ms", r.Client, r.ResetsAt)
+			}
+		}
+		wantAnoms := []Anomaly{
+			{Key: "rl:float", Problem: ProblemNotInteger},
+			{Key: "rl:hash", Problem: ProblemWrongType},
+			{Key: "rl:long", Problem: ProblemExpiryTooLong},
+			{Key: "rl:neg", Problem: ProblemNegative},
+			{Key: "rl:noexp", Problem: ProblemNoExpiry},
+			{Key: "rl:text", Problem: ProblemNotInteger},
+		}
+		if fmt.Sprint(res.Anomalies) != fmt.Sprint(wantAnoms) || res.AnomalyCount != 6 {
+			t.Errorf("anomalies = %v (count %d), want %v", res.Anomalies, res.AnomalyCount, wantAnoms)
+		}
+
+		if got := clients(list(ListOptions{Top: 2})); fmt.Sprint(got) != fmt.Sprint(want[:2]) {
+			t.Errorf("top 2 = %q", got)
+		}
+		if r := list(ListOptions{Top: 2}); r.MatchedClients != 5 {
+			t.Errorf("matched_clients = %d, want 5", r.MatchedClients)
+		}
+		if got := clients(list(ListOptions{BlockedOnly: true})); fmt.Sprint(got) != "[198.51.100.23]" {
+			t.Errorf("blocked = %q", got)
+		}
+		if got := clients(list(ListOptions{MinHits: 3})); len(got) != 3 {
+			t.Errorf("min-hits 3 = %q", got)
+		}
+		if got := clients(list(ListOptions{Sort: SortTTL})); fmt.Sprint(got) != "[zero 10.0.0.1 2001:db8:abcd:1200::/56 198.51.100.23 203.0.113.7]" {
+			t.Errorf("by ttl = %q", got)
+		}
+		if got := clients(list(ListOptions{Sort: SortClient, Top: 3})); fmt.Sprint(got) != "[10.0.0.1 198.51.100.23 2001:db8:abcd:1200::/56]" {
+			t.Errorf("by client, top 3 = %q", got)
+		}
+		if _, err := List(ctxT(t), tp.primaries, l, ListOptions{Sort: "size"}); err == nil {
+			t.Error("unknown sort order accepted")
+		}
+		empty, err := List(ctxT(t), tp.primaries, Limiter{Prefix: "none:", Name: "x"}.WithDefaults(), ListOptions{})
+		if err != nil || empty.Clients == nil || empty.Anomalies == nil || len(empty.Clients) != 0 {
+			t.Errorf("empty limiter: %+v, %v (lists must be [] not null)", empty, err)
+		}
+	})
+}
+
+// TestListMany checks top-N selection against a brute-force answer over
+// enough keys to need many SCAN calls and pipelines on every primary.
+func TestListMany(t *testing.T) {
+	t.Parallel()
+	bothTopologies(t, func(t *testing.T, tp topo) {
+		const n = 20000
+		rng := rand.New(rand.NewPCG(1, 2))
+		hits := make(map[string]int64, n)
+		var cmds valkey.Commands
+		for i := range n {
+			client := fmt.Sprintf("10.%d.%d.%d", i/65536, (i/256)%256, i%256)
+			h := rng.Int64N(400) + 1
+			hits[client] = h
+			cmds = append(cmds, counter(tp.client, "rl:"+client, h, time.Duration(rng.Int64N(890)+10)*time.Second))
+		}
+		do(t, tp.client, cmds)
+
+		var progress []int64
+		o := ListOptions{Top: 20, Scan: ScanOptions{Count: 500, Progress: func(s int64) { progress = append(progress, s) }}}
+		res, err := List(ctxT(t), tp.primaries, DefaultLimiter(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ScannedKeys != n || res.MatchedClients != n {
+			t.Fatalf("scanned %d matched %d, want %d", res.ScannedKeys, res.MatchedClients, n)
+		}
+		all := sortedKeys(hits)
+		sort.SliceStable(all, func(i, j int) bool {
+			if hits[all[i]] != hits[all[j]] {
+				return hits[all[i]] > hits[all[j]]
+			}
+			return "rl:"+all[i] < "rl:"+all[j]
+		})
+		for i, r := range res.Clients {
+			if r.Client != all[i] || r.Hits != hits[all[i]] {
+				t.Fatalf("top[%d] = %s (%d), want %s (%d)", i, r.Client, r.Hits, all[i], hits[all[i]])
+			}
+		}
+		if len(res.Clients) != 20 {
+			t.Fatalf("top returned %d", len(res.Clients))
+		}
+		if len(progress) < 2 || progress[len(progress)-1] != n {
+			t.Errorf("progress calls %d, last %v", len(progress), progress[len(progress)-1:])
+		}
+		for i := 1; i < len(progress); i++ {
+			if progress[i] < progress[i-1] {
+				t.Fatalf("progress went back: %v", progress[i-1:i+1])
+			}
+		}
+
+		everything, err := List(ctxT(t), tp.primaries, DefaultLimiter(), ListOptions{Top: 0, Sort: SortClient})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(everything.Clients) != n {
+			t.Fatalf("--top 0 returned %d clients, want %d", len(everything.Clients), n)
+		}
+		for i := 1; i < n; i++ {
+			if everything.Clients[i-1].Key >= everything.Clients[i].Key {
+				t.Fatalf("not sorted by client at %d", i)
+			}
+		}
+	})
+}
+
+func TestListEscapesPrefix(t *testing.T) {
+	tp := startStandalone(t)
+	c := tp.client
+	do(t, c, valkey.Commands{
+		counter(c, "rl[1]:a", 1, time.Minute),
+		counter(c, "rl1:b", 1, time.Minute),
+		counter(c, "rl]:c", 1, time.Minute),
+		counter(c, `rl\[1]:d`, 1, time.Minute),
+		counter(c, "rl*:e", 1, time.Minute),
+		counter(c, "rlX:f", 1, time.Minute),
+	})
+	for prefix, want := range map[string]string{"rl[1]:": "rl[1]:a", "rl*:": "rl*:e", `rl\[1]:`: `rl\[1]:d`} {
+		l := DefaultLimiter()
+		l.Prefix = prefix
+		res, err := List(ctxT(t), tp.primaries, l, ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ScannedKeys != 1 || len(res.Clients) != 1 || res.Clients[0].Key != want {
+			t.Errorf("prefix %q: scanned %d, clients %+v, want only %q", prefix, res.ScannedKeys, res.Clients, want)
+		}
+	}
+}
+
+func TestListBinaryKeys(t *testing.T) {
+	tp := startStandalone(t)
+	c := tp.client
+	do(t, c, valkey.Commands{
+		counter(c, "rl:\xff\xfe\x00", 200, time.Minute),
+		counter(c, "rl:ünï", 5, time.Minute),
+	})
+	res, err := List(ctxT(t), tp.primaries, DefaultLimiter(), ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Clients) != 2 {
+		t.Fatalf("clients = %+v", res.Clients)
+	}
+	bin := res.Clients[0]
+	if bin.Key != "rl:\xff\xfe\x00" || bin.Client != "\xff\xfe\x00" || bin.KeyBase64 != "cmw6//4A" || !bin.Blocked {
+		t.Errorf("binary record = %+v", bin)
+	}
+	if u := res.Clients[1]; u.Key != "rl:ünï" || u.KeyBase64 != "" {
+		t.Errorf("unicode record = %+v", u)
+	}
+}
+
+func TestListCancel(t *testing.T) {
+	tp := startStandalone(t)
+	var cmds valkey.Commands
+	for i := range 30000 {
+		cmds = append(cmds, counter(tp.client, fmt.Sprintf("rl:c%d", i), 1, time.Minute))
+	}
+	do(t, tp.client, cmds)
+	// A full scan first, so valkey-go's connection goroutines already exist.
+	if _, err := List(ctxT(t), tp.primaries, DefaultLimiter(), ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	// A slow pace makes the scan take ~30 s unless cancellation works.
+	_, err := List(ctx, tp.primaries, DefaultLimiter(), ListOptions{Scan: ScanOptions{Pace: 1000, Progress: func(int64) { cancel() }}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("cancel took %s", d)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before+2 {
+		t.Errorf("goroutines: %d before, %d after cancel", before, g)
+	}
+}
+
+func TestListPace(t *testing.T) {
+	tp := startStandalone(t)
+	var cmds valkey.Commands
+	for i := range 3000 {
+		cmds = append(cmds, counter(tp.client, fmt.Sprintf("rl:c%d", i), 1, time.Minute))
+	}
+	do(t, tp.client, cmds)
+	start := time.Now()
+	res, err := List(ctxT(t), tp.primaries, DefaultLimiter(), ListOptions{Scan: ScanOptions{Pace: 10000}})
+	if err != nil || res.ScannedKeys != 3000 {
+		t.Fatalf("scanned %d, %v", res.ScannedKeys, err)
+	}
+	// 3,000 keys at 10,000 keys/s: the last SCAN may not wait, so >= ~0.2 s.
+	if d := time.Since(start); d < 200*time.Millisecond || d > 3*time.Second {
+		t.Errorf("paced scan of 3000 keys at 10000/s took %s", d)
+	}
+}
+
+func TestListUnreachable(t *testing.T) {
+	s := startStandalone(t)
+	s.primaries[0].Close()
+	_, err := List(ctxT(t), s.primaries, DefaultLimiter(), ListOptions{})
+	if err == nil {
+		t.Fatal("scan of a closed client succeeded")
+	}
+}
+
+func TestCountFor(t *testing.T) {
+	o := ScanOptions{}.withDefaults()
+	tests := []struct {
+		rtt  time.Duration
+		pace int
+		want int
+	}{
+		{100 * time.Microsecond, 0, 1000},
+		{5 * time.Millisecond, 0, 5000},
+		{20 * time.Millisecond, 0, 10000},
+		{20 * time.Millisecond, 2000, 200},
+		{0, 50, 10},
+	}
+	for _, tt := range tests {
+		o.Pace = tt.pace
+		if got := o.countFor(tt.rtt); got != tt.want {
+			t.Errorf("countFor(%s, pace %d) = %d, want %d", tt.rtt, tt.pace, got, tt.want)
+		}
+	}
+}
