@@ -55,15 +55,16 @@ type Options struct {
 
 // Request is one request the stand-in received.
 type Request struct {
-	Method   string
-	Path     string
-	RawQuery string
-	Query    url.Values
-	Body     []byte
-	Op       string // the spec's operationId, "" when no route matched
-	Status   int    // the status that was sent
-	Fault    string // the injected fault, if any (e.g. "status 429", "malformed")
-	Time     time.Time
+	Method    string
+	Path      string
+	RawQuery  string
+	Query     url.Values
+	Body      []byte
+	UserAgent string
+	Op        string // the spec's operationId, "" when no route matched
+	Status    int    // the status that was sent
+	Fault     string // the injected fault, if any (e.g. "status 429", "malformed")
+	Time      time.Time
 }
 
 // Violation is a request or response that does not match the spec, or a route
@@ -439,10 +440,38 @@ func (s *Server) RemoveKubernetes(id string) bool {
 	return false
 }
 
-// AddDatabase adds a database cluster with an empty firewall.
+// AddDatabase adds a database cluster with an empty firewall. An empty ID
+// becomes UUIDFor("db:"+Name); other blanks get plausible values.
 func (s *Server) AddDatabase(d Database) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if d.ID == "" {
+		d.ID = UUIDFor("db:" + d.Name)
+	}
+	if d.Engine == "" {
+		d.Engine, d.Version = "valkey", "8"
+	}
+	if d.Region == "" {
+		d.Region = "ams3"
+	}
+	if d.Size == "" {
+		d.Size = "db-s-1vcpu-1gb"
+	}
+	if d.NumNodes == 0 {
+		d.NumNodes = 1
+	}
+	if d.Status == "" {
+		d.Status = "online"
+	}
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = epoch
+	}
+	if d.Port == 0 {
+		d.Port = 25061
+	}
+	if d.Host == "" {
+		d.Host = d.Name + "-do-user-1234567-0.k.db.ondigitalocean.com"
+	}
 	s.st.databases = append(s.st.databases, d)
 	if _, ok := s.st.rules[d.ID]; !ok {
 		s.st.rules[d.ID] = []Rule{}
@@ -514,7 +543,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	r.Body.Close()
 	now := s.opts.Now()
-	rec := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Query: r.URL.Query(), Body: body, Time: now}
+	rec := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Query: r.URL.Query(), Body: body,
+		UserAgent: r.UserAgent(), Time: now}
 
 	s.mu.Lock()
 	n := len(s.requests) + 1

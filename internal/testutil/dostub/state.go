@@ -347,11 +347,13 @@ func (d Database) json() map[string]any {
 		"maintenance_window": map[string]any{
 			"day": "sunday", "hour": "03:00:00", "pending": false, "description": []string{},
 		},
-		"project_id":       d.ProjectID,
 		"storage_size_mib": 0,
 		"metrics_endpoints": []any{map[string]any{
 			"host": "metrics-" + d.Host, "port": 9273,
 		}},
+	}
+	if d.ProjectID != "" {
+		m["project_id"] = d.ProjectID
 	}
 	if d.NumNodes > 1 {
 		m["standby_connection"] = conn("replica-" + d.Host)
