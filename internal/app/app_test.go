@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oxyhq/oxyctl/internal/iostreams"
+)
+
+// run runs oxyctl in-process with a clean environment plus env.
+func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	dir := t.TempDir()
+	base := map[string]string{"HOME": dir, "XDG_CONFIG_HOME": filepath.Join(dir, "xdg")}
+	for k, v := range env {
+		base[k] = v
+	}
+	code = Run(context.Background(), args, ios, func(k string) string { return base[k] })
+	return code, out.String(), errOut.String()
+}
+
+func TestExitCodesAndErrorShapes(t *testing.T) {
+	cases := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		code     int
+		kind     string
+		stderrIn string
+	}{
+		{"help", []string{"--help"}, nil, 0, "", ""},
+		{"version", []string{"version"}, nil, 0, "", ""},
+		{"unknown command", []string{"frobnicate"}, nil, 2, "usage", `unknown command "frobnicate"`},
+		{"unknown flag", []string{"version", "--frob"}, nil, 2, "usage", "unknown flag: --frob"},
+		{"bad duration", []string{"--timeout", "soon", "version"}, nil, 2, "usage", "invalid argument"},
+		{"bad output", []string{"-o", "yaml", "version"}, nil, 2, "usage", "invalid output format"},
+		{"extra argument", []string{"version", "extra"}, nil, 2, "usage", "takes no arguments"},
+		{"missing context", []string{"--context", "nope", "config", "view"}, nil, 2, "config", `context "nope" not found`},
+		{"bad env timeout", []string{"config", "view"}, map[string]string{"OXYCTL_TIMEOUT": "-1s"}, 2, "config", "invalid timeout"},
+	}
+	for _, tc := range cases {
+		for _, format := range []string{"text", "json"} {
+			t.Run(tc.name+"/"+format, func(t *testing.T) {
+				code, stdout, stderr := run(t, tc.env, append([]string{"-o", format}, tc.args...)...)
+				if tc.name == "bad output" {
+					code, stdout, stderr = run(t, tc.env, tc.args...)
+					format = "text"
+				}
+				if code != tc.code {
+					t.Fatalf("exit %d, want %d; stderr %q", code, tc.code, stderr)
+				}
+				if tc.code == 0 {
+					if stderr != "" {
+						t.Fatalf("stderr on success: %q", stderr)
+					}
+					return
+				}
+				if stdout != "" {
+					t.Fatalf("stdout on error: %q", stdout)
+				}
+				if format == "json" {
+					var e struct {
+						Error struct{ Kind, Message string }
+					}
+					if err := json.Unmarshal([]byte(stderr), &e); err != nil || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+						t.Fatalf("stderr is not one JSON line: %q (%v)", stderr, err)
+					}
+					if e.Error.Kind != tc.kind || !strings.Contains(e.Error.Message, tc.stderrIn) {
+						t.Fatalf("error %+v, want kind %q containing %q", e.Error, tc.kind, tc.stderrIn)
+					}
+					return
+				}
+				lines := strings.Split(strings.TrimSpace(stderr), "\n")
+				if !strings.HasPrefix(lines[0], "oxyctl: ") || !strings.Contains(lines[0], tc.stderrIn) || len(lines) > 2 || (len(lines) == 2 && !strings.HasPrefix(lines[1], "hint: ")) {
+					t.Fatalf("stderr %q: want one error line containing %q and at most a hint", stderr, tc.stderrIn)
+				}
+			})
+		}
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	code, stdout, _ := run(t, nil, "version", "-o", "json")
+	var v map[string]string
+	if code != 0 || json.Unmarshal([]byte(stdout), &v) != nil {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
+	}
+	for _, k := range []string{"version", "commit", "date", "go_version"} {
+		if v[k] == "" {
+			t.Errorf("version JSON lacks %q: %v", k, v)
+		}
+	}
+}
+
+func TestConfigViewRedacts(t *testing.T) {
+	const pw, token = "pw-Very-Secret-1", "dop_v1_topsecrettoken"
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	body := "current_context: prod\ncontexts:\n  prod:\n    redis:\n      url: rediss://default:" + pw + "@db.example.com:25061\n    digitalocean:\n      token: " + token + "\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--config", cfg, "config", "view"},
+		{"--config", cfg, "config", "view", "-o", "json"},
+		{"--config", cfg, "config", "view", "-v"},
+		{"--config", cfg, "--redis-url", "redis://u:" + pw + "@db.example.com:1", "config", "view", "-o", "json"},
+	} {
+		code, stdout, stderr := run(t, map[string]string{"DIGITALOCEAN_ACCESS_TOKEN": token}, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		all := stdout + stderr
+		if strings.Contains(all, pw) || strings.Contains(all, token) {
+			t.Fatalf("%v: secret shown:\n%s", args, all)
+		}
+		if !strings.Contains(stdout, "***") {
+			t.Fatalf("%v: no mask in %s", args, stdout)
+		}
+	}
+}
+
+func TestConfigPath(t *testing.T) {
+	code, stdout, _ := run(t, map[string]string{"XDG_CONFIG_HOME": "/x/y"}, "config", "path")
+	if code != 0 || strings.TrimSpace(stdout) != "/x/y/oxyctl/config.yaml" {
+		t.Fatalf("exit %d path %q", code, stdout)
+	}
+	code, stdout, _ = run(t, nil, "--config", "/a/b.yaml", "config", "path")
+	if code != 0 || strings.TrimSpace(stdout) != "/a/b.yaml" {
+		t.Fatalf("exit %d path %q", code, stdout)
+	}
+}
