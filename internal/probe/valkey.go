@@ -1,0 +1,374 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
+)
+
+// Defaults of ValkeyProbe.
+const (
+	DefaultPings        = 5
+	DefaultCertWarnDays = 21
+	DefaultMemoryWarn   = 0.90
+)
+
+// ValkeyData are the facts of the valkey check.
+type ValkeyData struct {
+	Addr         string `json:"addr"`
+	Cluster      bool   `json:"cluster"`
+	ClusterState string `json:"cluster_state,omitempty"`
+	Server       string `json:"server"`  // "valkey" or "redis"
+	Version      string `json:"version"` // of the server (the first node in a cluster)
+	Pings        int    `json:"pings"`
+	PingP50MS    int64  `json:"ping_p50_ms"`
+	PingMaxMS    int64  `json:"ping_max_ms"`
+	PingP50US    int64  `json:"ping_p50_us"`
+	PingMaxUS    int64  `json:"ping_max_us"`
+	// TLS is the handshake with the URL's host; null for redis://.
+	TLS   *TLSInfo     `json:"tls"`
+	Nodes []ValkeyNode `json:"nodes"`
+}
+
+// ValkeyNode is one server (the only one when standalone).
+type ValkeyNode struct {
+	Addr                string   `json:"addr"`
+	Role                string   `json:"role"`
+	Server              string   `json:"server"`
+	Version             string   `json:"version"`
+	UptimeS             int64    `json:"uptime_s"`
+	ConnectedClients    int64    `json:"connected_clients"`
+	UsedMemoryBytes     int64    `json:"used_memory_bytes"`
+	MaxMemoryBytes      int64    `json:"maxmemory_bytes"`
+	MemoryPct           float64  `json:"memory_pct"` // used / maxmemory × 100; 0 without maxmemory
+	MaxMemoryPolicy     string   `json:"maxmemory_policy"`
+	EvictedKeys         int64    `json:"evicted_keys"`
+	RejectedConnections int64    `json:"rejected_connections"`
+	ClusterState        string   `json:"cluster_state,omitempty"`
+	PingP50US           int64    `json:"ping_p50_us"`
+	PingMaxUS           int64    `json:"ping_max_us"`
+	TLS                 *TLSInfo `json:"tls,omitempty"`
+	Error               string   `json:"error,omitempty"`
+
+	pings []time.Duration
+}
+
+// ValkeyProbe connects, authenticates, PINGs, reads INFO (and CLUSTER INFO
+// on every node of a cluster) and inspects the TLS certificate.
+type ValkeyProbe struct {
+	Options valkeyclient.Options
+	// Connect connects (default valkeyclient.Connect with Options).
+	Connect func(ctx context.Context) (*valkeyclient.Conn, error)
+	// Pings is the number of PINGs per node (default 5).
+	Pings int
+	// CertWarnDays warns when the certificate expires sooner (default 21).
+	CertWarnDays int
+	// MemoryWarn warns when used memory is above this share of maxmemory (default 0.9).
+	MemoryWarn float64
+	Now        func() time.Time
+}
+
+func (p *ValkeyProbe) defaults() {
+	if p.Pings <= 0 {
+		p.Pings = DefaultPings
+	}
+	if p.CertWarnDays <= 0 {
+		p.CertWarnDays = DefaultCertWarnDays
+	}
+	if p.MemoryWarn <= 0 {
+		p.MemoryWarn = DefaultMemoryWarn
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Connect == nil {
+		o := p.Options
+		p.Connect = func(ctx context.Context) (*valkeyclient.Conn, error) { return valkeyclient.Connect(ctx, o) }
+	}
+}
+
+// Run checks the server or every node of the cluster.
+func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
+	p.defaults()
+	now := p.Now()
+	f := newFindings()
+	data := &ValkeyData{Nodes: []ValkeyNode{}}
+
+	t, err := valkeyclient.ParseURL(p.Options.URL)
+	if err != nil {
+		return Outcome{Status: Fail, Detail: errText(err), Data: data}
+	}
+	data.Addr = t.Addr()
+	var tlsCfg *tls.Config
+	if t.TLS {
+		tlsCfg, err = valkeyclient.TLSConfig(p.Options, t.Host)
+		if err != nil {
+			return Outcome{Status: Fail, Detail: errText(err), Data: data}
+		}
+		info, herr := inspectTLS(ctx, t.Addr(), tlsCfg, p.Options.Insecure, now)
+		if herr == nil {
+			data.TLS = info
+			judgeTLS(f, t.Addr(), info, now, p.CertWarnDays)
+		}
+	}
+
+	conn, err := p.Connect(ctx)
+	if err != nil {
+		if f.status == Fail {
+			f.notes = append(f.notes, "cannot connect with verification on")
+		} else {
+			f.fail("%s", errText(err))
+		}
+		return Outcome{Status: Fail, Detail: f.detail(""), Data: data}
+	}
+	defer conn.Close()
+	data.Cluster = conn.Cluster
+
+	clients := map[string]valkey.Client{conn.Addr: conn.Client}
+	if conn.Cluster {
+		clients = conn.Client.Nodes()
+	}
+	addrs := make([]string, 0, len(clients))
+	for a := range clients {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	nodes := make([]ValkeyNode, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Add(1)
+		go func(i int, a string) {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					nodes[i] = ValkeyNode{Addr: a, Error: fmt.Sprintf("internal error (a bug): %v", r)}
+				}
+			}()
+			n := p.node(ctx, a, clients[a], conn.Cluster, t)
+			if t.TLS {
+				if a == t.Addr() {
+					n.TLS = data.TLS
+				} else if info, err := inspectTLS(ctx, a, tlsCfg, p.Options.Insecure, now); err == nil {
+					n.TLS = info
+				}
+			}
+			nodes[i] = n
+		}(i, a)
+	}
+	wg.Wait()
+	data.Nodes = nodes
+
+	var all []time.Duration
+	for i := range nodes {
+		n := &nodes[i]
+		label := ""
+		if conn.Cluster {
+			label = n.Addr + ": "
+		}
+		all = append(all, n.pings...)
+		if n.Error != "" {
+			f.fail("%s%s", label, n.Error)
+			continue
+		}
+		if data.Server == "" {
+			data.Server, data.Version = n.Server, n.Version
+		}
+		p.judgeNode(f, label, n)
+		if conn.Cluster && n.TLS != nil && n.Addr != t.Addr() {
+			judgeTLS(f, n.Addr, n.TLS, now, p.CertWarnDays)
+		}
+	}
+	if conn.Cluster {
+		data.ClusterState = "ok"
+		for _, n := range nodes {
+			if n.Error == "" && n.ClusterState != "ok" {
+				data.ClusterState = n.ClusterState
+			}
+		}
+	}
+	data.Pings = len(all)
+	if len(all) > 0 {
+		p50, max := percentile(all, 50), percentile(all, 100)
+		data.PingP50MS, data.PingMaxMS = p50.Milliseconds(), max.Milliseconds()
+		data.PingP50US, data.PingMaxUS = p50.Microseconds(), max.Microseconds()
+	}
+	return Outcome{Status: f.status, Detail: f.detail(p.summary(data)), Data: data}
+}
+
+// node queries one server: PINGs, INFO, CLUSTER INFO.
+func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cluster bool, t valkeyclient.Target) ValkeyNode {
+	n := ValkeyNode{Addr: addr}
+	for i := 0; i < p.Pings; i++ {
+		start := time.Now()
+		if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
+			n.Error = "PING: " + errText(valkeyclient.Classify(err, t))
+			return n
+		}
+		n.pings = append(n.pings, time.Since(start))
+	}
+	n.PingP50US, n.PingMaxUS = percentile(n.pings, 50).Microseconds(), percentile(n.pings, 100).Microseconds()
+	info, err := c.Do(ctx, c.B().Info().Build()).ToString()
+	if err != nil {
+		n.Error = "INFO: " + errText(valkeyclient.Classify(err, t))
+		return n
+	}
+	kv := parseInfo(info)
+	if v := kv["valkey_version"]; v != "" {
+		n.Server, n.Version = "valkey", v
+	} else {
+		n.Server, n.Version = "redis", kv["redis_version"]
+	}
+	n.Role = kv["role"]
+	n.UptimeS = atoi(kv["uptime_in_seconds"])
+	n.ConnectedClients = atoi(kv["connected_clients"])
+	n.UsedMemoryBytes = atoi(kv["used_memory"])
+	n.MaxMemoryBytes = atoi(kv["maxmemory"])
+	n.MaxMemoryPolicy = kv["maxmemory_policy"]
+	n.EvictedKeys = atoi(kv["evicted_keys"])
+	n.RejectedConnections = atoi(kv["rejected_connections"])
+	if n.MaxMemoryBytes > 0 {
+		n.MemoryPct = float64(int64(float64(n.UsedMemoryBytes)/float64(n.MaxMemoryBytes)*1000+0.5)) / 10
+	}
+	if cluster {
+		ci, err := c.Do(ctx, c.B().ClusterInfo().Build()).ToString()
+		if err != nil {
+			n.Error = "CLUSTER INFO: " + errText(valkeyclient.Classify(err, t))
+			return n
+		}
+		n.ClusterState = parseInfo(ci)["cluster_state"]
+	}
+	return n
+}
+
+func (p *ValkeyProbe) judgeNode(f *findings, label string, n *ValkeyNode) {
+	if n.MaxMemoryBytes > 0 && float64(n.UsedMemoryBytes) > p.MemoryWarn*float64(n.MaxMemoryBytes) {
+		f.warn("%smemory %s of maxmemory %s (%.1f%%, above %.0f%%)", label, humanBytes(n.UsedMemoryBytes), humanBytes(n.MaxMemoryBytes), n.MemoryPct, p.MemoryWarn*100)
+	}
+	if n.MaxMemoryPolicy != "" && n.MaxMemoryPolicy != "noeviction" {
+		f.warn("%smaxmemory-policy %s can evict rate-limit counters, which silently lifts limits (use noeviction)", label, n.MaxMemoryPolicy)
+	}
+	if n.EvictedKeys > 0 {
+		f.warn("%s%d keys evicted since the server started", label, n.EvictedKeys)
+	}
+	if n.RejectedConnections > 0 {
+		f.warn("%s%d connections rejected (maxclients reached)", label, n.RejectedConnections)
+	}
+	if n.ClusterState != "" && n.ClusterState != "ok" {
+		f.fail("%scluster_state is %s", label, n.ClusterState)
+	}
+}
+
+func (p *ValkeyProbe) summary(d *ValkeyData) string {
+	var parts []string
+	if d.Cluster {
+		parts = append(parts, fmt.Sprintf("cluster %s, %d nodes, %s %s", d.ClusterState, len(d.Nodes), d.Server, d.Version))
+	} else if len(d.Nodes) == 1 && d.Nodes[0].Error == "" {
+		n := d.Nodes[0]
+		parts = append(parts, fmt.Sprintf("%s %s %s, up %s, %d clients", n.Server, n.Version, n.Role, uptime(n.UptimeS), n.ConnectedClients))
+		mem := "memory " + humanBytes(n.UsedMemoryBytes)
+		if n.MaxMemoryBytes > 0 {
+			mem += fmt.Sprintf(" of %s (%.1f%%)", humanBytes(n.MaxMemoryBytes), n.MemoryPct)
+		} else {
+			mem += " (no maxmemory)"
+		}
+		parts = append(parts, mem, n.MaxMemoryPolicy)
+	} else {
+		return ""
+	}
+	if d.Pings > 0 {
+		parts = append(parts, fmt.Sprintf("ping p50 %s max %s", micros(d.PingP50US), micros(d.PingMaxUS)))
+	}
+	if d.TLS != nil {
+		parts = append(parts, fmt.Sprintf("%s, certificate expires in %d days", d.TLS.Version, d.TLS.DaysLeft))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// errText is an error's message and hint on one line.
+func errText(err error) string {
+	msg := oneLine(err.Error())
+	if h := apperr.HintOf(err); h != "" {
+		msg += " (" + oneLine(h) + ")"
+	}
+	return msg
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// parseInfo reads INFO's key:value lines.
+func parseInfo(s string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func atoi(s string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	return n
+}
+
+// percentile is the nearest-rank percentile of ds (q in 1..100).
+func percentile(ds []time.Duration, q int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	rank := (q*len(s) + 99) / 100
+	if rank < 1 {
+		rank = 1
+	}
+	return s[rank-1]
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func uptime(s int64) string {
+	d := time.Duration(s) * time.Second
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%ds", s)
+}
+
+func micros(us int64) string {
+	if us < 1000 {
+		return fmt.Sprintf("%.2fms", float64(us)/1000)
+	}
+	return fmt.Sprintf("%dms", us/1000)
+}
+
