@@ -157,6 +157,11 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	}
 	conn := &Conn{Client: client, Addr: t.Addr(), Target: t, TLS: opt.TLSConfig, opts: o}
 	info, err := client.Do(ctx, client.B().Info().Section("cluster").Build()).ToString()
+	if verr, ok := valkey.IsValkeyErr(err); ok && !strings.Contains(verr.Error(), "NOAUTH") && !strings.Contains(verr.Error(), "WRONGPASS") && !strings.Contains(verr.Error(), "NOPERM") {
+		// A server that does not know INFO cluster (an embedded
+		// Redis-compatible one) is no cluster.
+		info, err = "", nil
+	}
 	if err != nil {
 		client.Close()
 		return nil, Classify(err, t)
