@@ -2,6 +2,8 @@
 package root
 
 import (
+	"strings"
+
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
@@ -86,5 +88,22 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	for _, c := range opsCommands(f) {
 		add("ops", c)
 	}
+	cmd.InitDefaultCompletionCmd()
+	ensureExitStatus(cmd)
 	return cmd
+}
+
+// ensureExitStatus gives every command's help (and so its man page) an
+// EXIT STATUS paragraph: the general one where a command has none of its own.
+func ensureExitStatus(cmd *cobra.Command) {
+	if !strings.Contains(cmd.Long, "EXIT STATUS") {
+		long := cmd.Long
+		if long == "" {
+			long = cmd.Short + "."
+		}
+		cmd.Long = strings.TrimRight(long, "\n") + "\n" + ExitStatus
+	}
+	for _, c := range cmd.Commands() {
+		ensureExitStatus(c)
+	}
 }
