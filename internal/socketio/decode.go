@@ -163,6 +163,7 @@ func payloadFormat(c byte) payloadFmt {
 // decodeClassicBroadcast is the hot path: it reads the array straight into
 // the Message, with generic values only for arguments and flags.
 func decodeClassicBroadcast(m *Message, b []byte) error {
+	d := &mpDecoder{src: b}
 	n, o, err := msgp.ReadArrayHeaderBytes(b)
 	if err != nil {
 		return decodeErr("broadcast", err)
@@ -170,16 +171,14 @@ func decodeClassicBroadcast(m *Message, b []byte) error {
 	if n != 3 {
 		return fmt.Errorf("broadcast array has %d elements, want 3 [uid, packet, opts]", n)
 	}
-	uid, o, err := msgp.ReadStringZC(o)
-	if err != nil {
+	if m.Origin, o, err = d.readString(o); err != nil {
 		return decodeErr("broadcast uid", err)
 	}
-	m.Origin = string(uid)
 	var extra map[string]any
-	if o, err = readBroadcastPacket(m, o, &extra); err != nil {
+	if o, err = d.readBroadcastPacket(m, o, &extra); err != nil {
 		return err
 	}
-	if o, err = readBroadcastOpts(m, o, &extra); err != nil {
+	if o, err = d.readBroadcastOpts(m, o, &extra); err != nil {
 		return err
 	}
 	if len(o) != 0 {
@@ -194,7 +193,7 @@ func decodeClassicBroadcast(m *Message, b []byte) error {
 // readBroadcastPacket reads {type, data, nsp}. A packet type other than
 // EVENT/BINARY_EVENT, an nsp other than the channel's, and unknown keys are
 // kept in Data["packet"].
-func readBroadcastPacket(m *Message, b []byte, extra *map[string]any) ([]byte, error) {
+func (d *mpDecoder) readBroadcastPacket(m *Message, b []byte, extra *map[string]any) ([]byte, error) {
 	n, o, err := msgp.ReadMapHeaderBytes(b)
 	if err != nil {
 		return b, decodeErr("broadcast packet", err)
@@ -215,17 +214,18 @@ func readBroadcastPacket(m *Message, b []byte, extra *map[string]any) ([]byte, e
 		if err != nil {
 			return b, decodeErr("broadcast packet key", err)
 		}
-		switch string(k) {
+		key := d.str(k, o)
+		switch key {
 		case "data":
 			if msgp.NextType(o) == msgp.ArrayType {
-				if o, err = readEventData(m, o, 2); err != nil {
+				if o, err = d.readEventData(m, o, 2); err != nil {
 					return b, err
 				}
 				continue
 			}
 		case "type":
 			var v any
-			if v, o, err = readValue(o, 2); err != nil {
+			if v, o, err = d.readValue(o, 2); err != nil {
 				return b, decodeErr("broadcast packet type", err)
 			}
 			if t, ok := asInt(v); !ok || (t != 2 && t != 5) {
@@ -234,21 +234,21 @@ func readBroadcastPacket(m *Message, b []byte, extra *map[string]any) ([]byte, e
 			continue
 		case "nsp":
 			if msgp.NextType(o) == msgp.StrType {
-				var s []byte
-				if s, o, err = msgp.ReadStringZC(o); err != nil {
+				var s string
+				if s, o, err = d.readString(o); err != nil {
 					return b, decodeErr("broadcast packet nsp", err)
 				}
-				if string(s) != m.Namespace {
-					keep("nsp", string(s))
+				if s != m.Namespace {
+					keep("nsp", s)
 				}
 				continue
 			}
 		}
 		var v any
-		if v, o, err = readValue(o, 2); err != nil {
+		if v, o, err = d.readValue(o, 2); err != nil {
 			return b, decodeErr("broadcast packet", err)
 		}
-		keep(string(k), v)
+		keep(key, v)
 	}
 	if rest != nil {
 		*extra = map[string]any{"packet": rest}
@@ -257,7 +257,7 @@ func readBroadcastPacket(m *Message, b []byte, extra *map[string]any) ([]byte, e
 }
 
 // readEventData reads the packet data array [event, ...args].
-func readEventData(m *Message, b []byte, depth int) ([]byte, error) {
+func (d *mpDecoder) readEventData(m *Message, b []byte, depth int) ([]byte, error) {
 	n, o, err := msgp.ReadArrayHeaderBytes(b)
 	if err != nil {
 		return b, decodeErr("packet data", err)
@@ -269,16 +269,14 @@ func readEventData(m *Message, b []byte, depth int) ([]byte, error) {
 		return o, nil
 	}
 	if msgp.NextType(o) == msgp.StrType {
-		var ev []byte
-		if ev, o, err = msgp.ReadStringZC(o); err != nil {
+		if m.Event, o, err = d.readString(o); err != nil {
 			return b, decodeErr("event name", err)
 		}
-		m.Event = string(ev)
 		n--
 	}
 	m.Args = make([]any, n)
 	for i := range m.Args {
-		if m.Args[i], o, err = readValue(o, depth+1); err != nil {
+		if m.Args[i], o, err = d.readValue(o, depth+1); err != nil {
 			return b, decodeErr("event argument", err)
 		}
 	}
@@ -287,7 +285,7 @@ func readEventData(m *Message, b []byte, depth int) ([]byte, error) {
 
 // readBroadcastOpts reads {rooms, except, flags}; anything else is kept in
 // Data["opts"].
-func readBroadcastOpts(m *Message, b []byte, extra *map[string]any) ([]byte, error) {
+func (d *mpDecoder) readBroadcastOpts(m *Message, b []byte, extra *map[string]any) ([]byte, error) {
 	n, o, err := msgp.ReadMapHeaderBytes(b)
 	if err != nil {
 		return b, decodeErr("broadcast opts", err)
@@ -302,15 +300,30 @@ func readBroadcastOpts(m *Message, b []byte, extra *map[string]any) ([]byte, err
 		if err != nil {
 			return b, decodeErr("broadcast opts key", err)
 		}
+		key := d.str(k, o)
+		if (key == "rooms" || key == "except") && msgp.NextType(o) == msgp.ArrayType {
+			var rooms []string
+			if rooms, o, err = d.readRooms(o, 2); err == nil {
+				if key == "rooms" {
+					m.Rooms = rooms
+				} else {
+					m.Except = rooms
+				}
+				continue
+			}
+			if !errors.Is(err, errRoomType) {
+				return b, decodeErr("broadcast "+key, err)
+			}
+		}
 		var v any
-		if v, o, err = readValue(o, 2); err != nil {
+		if v, o, err = d.readValue(o, 2); err != nil {
 			return b, decodeErr("broadcast opts", err)
 		}
-		if !liftOpt(m, string(k), v) {
+		if !liftOpt(m, key, v) {
 			if rest == nil {
 				rest = map[string]any{}
 			}
-			rest[string(k)] = v
+			rest[key] = v
 		}
 	}
 	if rest != nil {
@@ -329,12 +342,13 @@ func decodeObject(b []byte, format payloadFmt) (map[string]any, error) {
 	if format == fmtJSON {
 		return decodeJSONObject(b)
 	}
-	v, o, err := readMap(b, 1)
+	d := &mpDecoder{src: b}
+	v, o, err := d.readMap(b, 1)
 	if err != nil {
-		return nil, decodeErr("msgpack map", err)
+		return nil, decodeErr("body", err)
 	}
 	if len(o) != 0 {
-		return nil, fmt.Errorf("msgpack map: %d bytes after the message", len(o))
+		return nil, fmt.Errorf("body: %d bytes after the message", len(o))
 	}
 	return v, nil
 }

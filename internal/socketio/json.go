@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -167,21 +168,35 @@ func appendStrings(dst []byte, a []string) []byte {
 	return append(dst, ']')
 }
 
+type kv struct {
+	k string
+	v any
+}
+
 func appendObject(dst []byte, m map[string]any, depth int) []byte {
-	var buf [16]string
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
+	var buf [16]kv
+	pairs := buf[:0]
+	for k, v := range m {
+		pairs = append(pairs, kv{k, v})
 	}
-	slices.Sort(keys)
+	if len(pairs) <= len(buf) {
+		// insertion sort: objects are small, and this beats a generic sort
+		for i := 1; i < len(pairs); i++ {
+			for j := i; j > 0 && pairs[j].k < pairs[j-1].k; j-- {
+				pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+			}
+		}
+	} else {
+		slices.SortFunc(pairs, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+	}
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i, p := range pairs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, k)
+		dst = appendString(dst, p.k)
 		dst = append(dst, ':')
-		dst = appendValue(dst, m[k], depth)
+		dst = appendValue(dst, p.v, depth)
 	}
 	return append(dst, '}')
 }
@@ -226,6 +241,19 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip 8 plain ASCII bytes at a time: none below 0x20, none of
+		// '"' and '\\', none with the high bit set.
+		for i+8 <= len(s) {
+			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if (x|hasLess(x, 0x20)|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\')))&msb != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if safeASCII[c] {
@@ -269,6 +297,18 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZero has the high bit set in each byte of x that is zero (or, past
+// the first such byte, possibly others: only "any" is used).
+func hasZero(x uint64) uint64 { return (x - lsb) &^ x & msb }
+
+// hasLess has a high bit set if some byte of x is below n (n <= 128).
+func hasLess(x uint64, n uint64) uint64 { return (x - lsb*n) &^ x & msb }
 
 // isValidNumber reports whether s is a JSON number literal.
 func isValidNumber(s string) bool {

@@ -15,7 +15,10 @@ import (
 // Socket.IO traffic nests a handful of levels (a fetchSockets reply: 5).
 const maxDepth = 64
 
-var errTooDeep = fmt.Errorf("nested deeper than %d levels", maxDepth)
+var (
+	errTooDeep  = fmt.Errorf("nested deeper than %d levels", maxDepth)
+	errRoomType = errors.New("a room is not a string or number")
+)
 
 // decodeErr turns an error from the msgp readers into a short reason.
 func decodeErr(what string, err error) error {
@@ -37,24 +40,50 @@ func decodeErr(what string, err error) error {
 // count is a lie and nothing is allocated for it.
 func checkCount(what string, n uint32, perElem uint64, rest []byte) error {
 	if uint64(n)*perElem > uint64(len(rest)) {
-		return fmt.Errorf("%s: header declares %d elements but only %d bytes remain", what, n, len(rest))
+		return fmt.Errorf("%s header declares %d elements but only %d bytes remain", what, n, len(rest))
 	}
 	return nil
 }
 
+// mpDecoder reads msgpack values out of one payload. All decoded strings
+// are substrings of one copy of the payload (one allocation instead of one
+// per string); the readers below only ever pass on suffixes of src, which
+// is what str relies on.
+type mpDecoder struct {
+	src []byte
+	all string // string(src), made on first use
+}
+
+// str returns v, which ends where rest begins, as a substring of the copy.
+func (d *mpDecoder) str(v, rest []byte) string {
+	if d.all == "" {
+		d.all = string(d.src)
+	}
+	end := len(d.src) - len(rest)
+	if end < len(v) || end > len(d.all) {
+		return string(v) // not a suffix of src: cannot happen, stay correct anyway
+	}
+	return d.all[end-len(v) : end]
+}
+
+// readString reads a msgpack str.
+func (d *mpDecoder) readString(b []byte) (string, []byte, error) {
+	v, o, err := msgp.ReadStringZC(b)
+	if err != nil {
+		return "", b, err
+	}
+	return d.str(v, o), o, nil
+}
+
 // readValue decodes one msgpack value into a JSON-ready Go value (see
 // Message.Args). depth is the nesting level of the value's container.
-func readValue(b []byte, depth int) (any, []byte, error) {
+func (d *mpDecoder) readValue(b []byte, depth int) (any, []byte, error) {
 	if len(b) == 0 {
 		return nil, b, msgp.ErrShortBytes
 	}
 	switch t := msgp.NextType(b); t {
 	case msgp.StrType:
-		v, o, err := msgp.ReadStringZC(b)
-		if err != nil {
-			return nil, b, err
-		}
-		return string(v), o, nil
+		return d.readString(b)
 	case msgp.BinType:
 		v, o, err := msgp.ReadBytesZC(b)
 		if err != nil {
@@ -62,9 +91,9 @@ func readValue(b []byte, depth int) (any, []byte, error) {
 		}
 		return Binary{Data: clone(v)}, o, nil
 	case msgp.MapType:
-		return readMap(b, depth+1)
+		return d.readMap(b, depth+1)
 	case msgp.ArrayType:
-		return readArray(b, depth+1)
+		return d.readArray(b, depth+1)
 	case msgp.Float64Type, msgp.Float32Type:
 		f, o, err := msgp.ReadFloat64Bytes(b)
 		if err != nil {
@@ -99,7 +128,7 @@ func readValue(b []byte, depth int) (any, []byte, error) {
 	}
 }
 
-func readArray(b []byte, depth int) ([]any, []byte, error) {
+func (d *mpDecoder) readArray(b []byte, depth int) ([]any, []byte, error) {
 	if depth > maxDepth {
 		return nil, b, errTooDeep
 	}
@@ -112,7 +141,7 @@ func readArray(b []byte, depth int) ([]any, []byte, error) {
 	}
 	out := make([]any, n)
 	for i := range out {
-		out[i], o, err = readValue(o, depth)
+		out[i], o, err = d.readValue(o, depth)
 		if err != nil {
 			return nil, b, err
 		}
@@ -120,7 +149,7 @@ func readArray(b []byte, depth int) ([]any, []byte, error) {
 	return out, o, nil
 }
 
-func readMap(b []byte, depth int) (map[string]any, []byte, error) {
+func (d *mpDecoder) readMap(b []byte, depth int) (map[string]any, []byte, error) {
 	if depth > maxDepth {
 		return nil, b, errTooDeep
 	}
@@ -134,11 +163,11 @@ func readMap(b []byte, depth int) (map[string]any, []byte, error) {
 	out := make(map[string]any, n)
 	for range n {
 		var k string
-		k, o, err = readKey(o, depth)
+		k, o, err = d.readKey(o, depth)
 		if err != nil {
 			return nil, b, err
 		}
-		out[k], o, err = readValue(o, depth)
+		out[k], o, err = d.readValue(o, depth)
 		if err != nil {
 			return nil, b, err
 		}
@@ -148,15 +177,11 @@ func readMap(b []byte, depth int) (map[string]any, []byte, error) {
 
 // readKey reads a map key. JavaScript only produces string keys; other
 // scalars are turned into their text, containers are rejected.
-func readKey(b []byte, depth int) (string, []byte, error) {
+func (d *mpDecoder) readKey(b []byte, depth int) (string, []byte, error) {
 	if len(b) > 0 && msgp.NextType(b) == msgp.StrType {
-		v, o, err := msgp.ReadStringZC(b)
-		if err != nil {
-			return "", b, err
-		}
-		return string(v), o, nil
+		return d.readString(b)
 	}
-	v, o, err := readValue(b, depth)
+	v, o, err := d.readValue(b, depth)
 	if err != nil {
 		return "", b, err
 	}
@@ -270,4 +295,35 @@ func clone(b []byte) []byte {
 		return []byte{}
 	}
 	return append([]byte(nil), b...)
+}
+
+// readRooms reads an array of rooms straight into strings; numeric rooms
+// (io.to(userId)) become their decimal text.
+func (d *mpDecoder) readRooms(b []byte, depth int) ([]string, []byte, error) {
+	n, o, err := msgp.ReadArrayHeaderBytes(b)
+	if err != nil {
+		return nil, b, err
+	}
+	if err := checkCount("rooms", n, 1, o); err != nil {
+		return nil, b, err
+	}
+	out := make([]string, n)
+	for i := range out {
+		if msgp.NextType(o) == msgp.StrType {
+			if out[i], o, err = d.readString(o); err != nil {
+				return nil, b, err
+			}
+			continue
+		}
+		var v any
+		if v, o, err = d.readValue(o, depth+1); err != nil {
+			return nil, b, err
+		}
+		s, ok := scalarText(v)
+		if !ok {
+			return nil, b, errRoomType
+		}
+		out[i] = s
+	}
+	return out, o, nil
 }
