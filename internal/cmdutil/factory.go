@@ -11,6 +11,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/build"
 	"github.com/oxyhq/oxyctl/internal/config"
+	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
@@ -33,9 +34,9 @@ type Factory struct {
 	Settings func() (*config.Settings, error)
 	// Valkey connects with the resolved settings. The caller closes the Conn.
 	Valkey func(ctx context.Context) (*valkeyclient.Conn, error)
-	// NOTE for the DigitalOcean layer: add `DO func(ctx context.Context)
-	// (*doapi.Client, error)` here and set it in New, built the same way as
-	// Valkey (settings, a ConfigError when the token is missing).
+	// DO builds the DigitalOcean API client from the settings (no request is
+	// made): a ConfigError when the token is missing.
+	DO func(ctx context.Context) (*doapi.Client, error)
 }
 
 // New builds the Factory for a run.
@@ -72,6 +73,17 @@ func New(ios *iostreams.IOStreams, getenv config.Getenv) *Factory {
 			AllowPlaintext: s.AllowPlaintext,
 			Timeout:        s.Timeout,
 			ClientName:     "oxyctl",
+		})
+	}
+	f.DO = func(ctx context.Context) (*doapi.Client, error) {
+		s, err := f.Settings()
+		if err != nil {
+			return nil, err
+		}
+		f.IO.Debugf("DigitalOcean API %s (timeout %s per call)", s.DOAPIURL, s.Timeout)
+		return doapi.New(doapi.Options{
+			BaseURL: s.DOAPIURL, Token: s.DOToken, UserAgent: f.UserAgent(), Timeout: s.Timeout,
+			Logf: f.IO.Debugf,
 		})
 	}
 	return f
