@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"sort"
 	"sync"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -183,7 +184,7 @@ func dedupe(keys []string) []string {
 type Selection struct {
 	Limiter     LimiterInfo
 	ScannedKeys int64
-	Keys        []string // exactly the keys to delete
+	Keys        []string // exactly the keys to delete, in byte order
 	Sample      []Record // up to SampleSize of them, most hits first
 }
 
@@ -215,6 +216,7 @@ func SelectBulk(ctx context.Context, primaries []valkey.Client, l Limiter, block
 	if err != nil {
 		return Selection{}, err
 	}
+	sort.Strings(sel.Keys) // deterministic output; deletion order does not matter
 	sel.Sample = sample.sorted()
 	return sel, nil
 }

@@ -3,10 +3,13 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/oxyhq/oxyctl/internal/cmd/limits"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 )
 
 // opsCommands are the operation nouns, one line each.
 func opsCommands(f *cmdutil.Factory) []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		limits.NewCmdLimits(f),
+	}
 }

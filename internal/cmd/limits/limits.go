@@ -1,0 +1,288 @@
+// Package limits is `oxyctl limits list|get|reset|stats`: the counters that
+// express-rate-limit's rate-limit-redis store keeps in Valkey.
+package limits
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/cmdutil"
+	"github.com/oxyhq/oxyctl/internal/config"
+	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/ratelimit"
+)
+
+// exitStatus ends the help of every limits verb.
+const exitStatus = `
+EXIT STATUS
+  0    success
+  2    usage or configuration error (bad flag, unknown limiter, no Valkey URL,
+       a bulk reset refused for lack of a terminal to confirm on, or declined)
+  3    runtime error (cannot connect, TLS, authentication, timeout)
+  130  interrupted by Ctrl-C`
+
+// Store is what a verb needs from Valkey: a client that routes each key to
+// its node, and every primary for SCAN.
+type Store struct {
+	Client    valkey.Client
+	Primaries []valkey.Client
+	Cluster   bool
+	Close     func()
+}
+
+// common are the flags and dependencies every verb shares.
+type common struct {
+	IO *iostreams.IOStreams
+	// Limiter resolves a limiter by name ("" = the context's first one).
+	Limiter func(name string) (ratelimit.Limiter, error)
+	// Store connects when called; the caller closes it.
+	Store func(ctx context.Context) (*Store, error)
+	Now   func() time.Time
+	// Timeout bounds each network step (and the whole of get and a named reset).
+	Timeout time.Duration
+	// ProgressAfter is how long a scan runs before progress shows (1s).
+	ProgressAfter time.Duration
+
+	LimiterName string
+}
+
+// NewCmdLimits builds the `limits` noun.
+func NewCmdLimits(f *cmdutil.Factory) *cobra.Command {
+	c := newCommon(f)
+	cmd := &cobra.Command{
+		Use:   "limits <command>",
+		Short: "Inspect and lift rate limits (express-rate-limit counters in Valkey)",
+		Long: heredoc.Doc(`
+			The Oxy API counts requests per client with express-rate-limit and the
+			rate-limit-redis store: one string key <prefix><client> per client, holding the
+			hit count, with a millisecond expiry at the end of a fixed window. A client is
+			blocked while hits > limit.
+
+			Limiters come from the context's "limiters" list (default: one limiter "api",
+			prefix "rl:", 150 requests per 15m, express-rate-limit 8, IPv6 /56). Choose
+			another with --limiter NAME.
+
+			Scans use SCAN (never KEYS) on every primary, in parallel on a cluster, and
+			keep only the top N clients in memory. --pace caps the keys read per second
+			from each primary, for a gentler scan of a busy production server.
+
+			Keys are binary-safe: JSON shows a key that is not valid UTF-8 with U+FFFD in
+			place of the bad bytes and adds "key_base64" with the exact bytes; text quotes
+			such keys Go-style ("\xff"). reset --key-base64 deletes a key by its exact bytes.
+		`) + exitStatus,
+		Example: examples(
+			`$ oxyctl limits list --blocked`,
+			`$ oxyctl limits get 203.0.113.7 2001:db8:abcd:12ff::1`,
+			`$ oxyctl limits reset 203.0.113.7 --dry-run`,
+			`$ oxyctl limits stats -o json`,
+			``,
+		),
+		Args: cmdutil.NoArgs,
+	}
+	cmd.AddCommand(
+		NewCmdList(f, c, nil),
+		NewCmdGet(f, c, nil),
+		NewCmdReset(f, c, nil),
+		NewCmdStats(f, c, nil),
+	)
+	return cmd
+}
+
+func newCommon(f *cmdutil.Factory) *common {
+	return &common{
+		IO:            f.IO,
+		Now:           f.Now,
+		ProgressAfter: time.Second,
+		Limiter: func(name string) (ratelimit.Limiter, error) {
+			s, err := f.Settings()
+			if err != nil {
+				return ratelimit.Limiter{}, err
+			}
+			cl, err := s.Limiter(name)
+			if err != nil {
+				return ratelimit.Limiter{}, err
+			}
+			return FromConfig(cl), nil
+		},
+		Store: func(ctx context.Context) (*Store, error) {
+			conn, err := f.Valkey(ctx)
+			if err != nil {
+				return nil, err
+			}
+			tctx, cancel := context.WithTimeout(ctx, f.Timeout())
+			defer cancel()
+			prims, err := conn.Primaries(tctx)
+			if err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return &Store{Client: conn.Client, Primaries: prims, Cluster: conn.Cluster, Close: conn.Close}, nil
+		},
+	}
+}
+
+// FromConfig converts a configured limiter.
+func FromConfig(l config.Limiter) ratelimit.Limiter {
+	return ratelimit.Limiter{
+		Name:       l.Name,
+		Prefix:     l.Prefix,
+		Limit:      l.Limit,
+		Window:     l.WindowDuration,
+		ERLVersion: l.ExpressRateLimit,
+		IPv6Subnet: l.IPv6Subnet,
+	}.WithDefaults()
+}
+
+// bind adds the flags every verb has and reads the run settings.
+func (c *common) bind(f *cmdutil.Factory, cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.LimiterName, "limiter", "", "limiter from the context's limiters (default: the first, \"api\")")
+	_ = cmd.RegisterFlagCompletionFunc("limiter", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var names []string
+		if s, err := f.Settings(); err == nil {
+			for _, l := range s.Limiters {
+				names = append(names, l.Name)
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// limiter resolves and validates the selected limiter.
+func (c *common) limiter() (ratelimit.Limiter, error) {
+	l, err := c.Limiter(c.LimiterName)
+	if err != nil {
+		return l, err
+	}
+	return l, l.Validate()
+}
+
+// connect opens the store; a nil Close is made safe.
+func (c *common) connect(ctx context.Context) (*Store, error) {
+	s, err := c.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.Close == nil {
+		s.Close = func() {}
+	}
+	return s, nil
+}
+
+func (c *common) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+// progress shows "scanned N keys" on stderr, only when stderr is a terminal
+// and the scan has run longer than after. It redraws at most 5 times a second.
+type progress struct {
+	w       io.Writer
+	n       atomic.Int64
+	stop    chan struct{}
+	done    sync.WaitGroup
+	drawn   atomic.Bool
+	enabled bool
+}
+
+func (c *common) startProgress(what string) *progress {
+	p := &progress{w: c.IO.ErrOut, stop: make(chan struct{}), enabled: c.IO.ShowProgress()}
+	if !p.enabled {
+		return p
+	}
+	after := c.ProgressAfter
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		start := time.Now()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				if time.Since(start) >= after {
+					fmt.Fprintf(p.w, "\r\x1b[K%s: %d keys scanned", what, p.n.Load())
+					p.drawn.Store(true)
+				}
+			}
+		}
+	}()
+	return p
+}
+
+// report is the ratelimit.ScanOptions.Progress callback.
+func (p *progress) report(scanned int64) { p.n.Store(scanned) }
+
+// end stops the display and clears the line it drew.
+func (p *progress) end() {
+	if !p.enabled {
+		return
+	}
+	close(p.stop)
+	p.done.Wait()
+	if p.drawn.Load() {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}
+
+// scanFlags are the flags of the verbs that scan.
+type scanFlags struct {
+	Pace int
+}
+
+func (s *scanFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&s.Pace, "pace", 0, "read at most this many keys per second from each primary (0: as fast as the server answers)")
+}
+
+func (s *scanFlags) validate() error {
+	if s.Pace < 0 {
+		return apperr.Usagef("--pace must be 0 or more, got %d", s.Pace)
+	}
+	return nil
+}
+
+// scanOptions builds the domain's scan options.
+func (c *common) scanOptions(s scanFlags, p *progress) ratelimit.ScanOptions {
+	return ratelimit.ScanOptions{Pace: s.Pace, Progress: p.report, Now: c.now}
+}
+
+// printable renders a client or key for text output.
+func printable(s string) string { return ratelimit.Printable(s) }
+
+// window renders a window like "15m" rather than "15m0s".
+func window(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// plural writes "1 counter" or "3 counters".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// examples indents example invocations the way cobra's help shows them.
+func examples(lines ...string) string {
+	return "  " + strings.Join(lines, "\n  ")
+}

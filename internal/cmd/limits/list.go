@@ -1,0 +1,165 @@
+package limits
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/cmdutil"
+	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/ratelimit"
+)
+
+type listOptions struct {
+	*common
+	Format  output.Format
+	Scan    scanFlags
+	Top     int
+	Blocked bool
+	MinHits int64
+	Sort    string
+}
+
+// NewCmdList builds `limits list`. runF replaces the run in tests.
+func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listOptions) error) *cobra.Command {
+	opts := &listOptions{common: c}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the clients of a limiter with hits, remaining quota and time to reset",
+		Long: heredoc.Doc(`
+			Scan every counter of the limiter (SCAN MATCH <prefix>*, on every primary of a
+			cluster in parallel) and show the clients with the most hits.
+
+			remaining is max(0, limit - hits); blocked is hits > limit; reset_in_ms is the
+			counter's PTTL and resets_at is now + PTTL. Keys under the prefix that are not
+			valid counters (another type, no expiry, a value that is not a non-negative
+			integer, an expiry longer than the window) are listed as anomalies and never
+			counted as clients.
+
+			--sort hits shows the most hits first, ttl the soonest reset first, client the
+			client names in byte order. --top 0 lists every client (memory then grows with
+			their number; otherwise it stays flat). Progress shows on stderr when stderr is
+			a terminal and the scan takes more than a second.
+		`) + exitStatus,
+		Example: examples(
+			`$ oxyctl limits list`,
+			`$ oxyctl limits list --blocked --sort ttl`,
+			`$ oxyctl limits list --limiter auth --top 0 -o json`,
+			`$ oxyctl limits list --pace 20000`,
+			``,
+		),
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.Format()
+			opts.Timeout = f.Timeout()
+			if opts.Top < 0 {
+				return apperr.Usagef("--top must be 0 (all) or more, got %d", opts.Top)
+			}
+			if opts.MinHits < 0 {
+				return apperr.Usagef("--min-hits must be 0 or more, got %d", opts.MinHits)
+			}
+			if err := opts.Scan.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+	}
+	c.bind(f, cmd)
+	opts.Scan.bind(cmd)
+	cmd.Flags().IntVar(&opts.Top, "top", 20, "show the first N clients in --sort order (0: all)")
+	cmd.Flags().BoolVar(&opts.Blocked, "blocked", false, "only clients over the limit")
+	cmd.Flags().Int64Var(&opts.MinHits, "min-hits", 0, "only clients with at least this many hits")
+	cmdutil.StringEnumFlag(cmd, &opts.Sort, "sort", "", ratelimit.SortHits, ratelimit.SortOrders, "order")
+	return cmd
+}
+
+func listRun(ctx context.Context, opts *listOptions) error {
+	l, err := opts.limiter()
+	if err != nil {
+		return err
+	}
+	st, err := opts.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p := opts.startProgress("scanning " + printable(l.Prefix) + "*")
+	res, err := ratelimit.List(ctx, st.Primaries, l, ratelimit.ListOptions{
+		Scan:        opts.scanOptions(opts.Scan, p),
+		Top:         opts.Top,
+		Sort:        opts.Sort,
+		BlockedOnly: opts.Blocked,
+		MinHits:     opts.MinHits,
+	})
+	p.end()
+	if err != nil {
+		return err
+	}
+	now := opts.now()
+	return output.Print(opts.IO, opts.Format, res, func(w io.Writer, th *output.Theme) error {
+		fmt.Fprintf(w, "%s: %d keys scanned, %d clients matched, %d shown\n",
+			describe(l), res.ScannedKeys, res.MatchedClients, len(res.Clients))
+		writeRecords(w, th, res.Clients, now, false)
+		writeAnomalies(w, th, res.Anomalies, res.AnomalyCount)
+		return nil
+	})
+}
+
+// describe names a limiter in one phrase.
+func describe(l ratelimit.Limiter) string {
+	return fmt.Sprintf("limiter %s (%s*, %d per %s)", l.Name, printable(l.Prefix), l.Limit, window(l.Window))
+}
+
+// writeRecords prints clients as a table (nothing when there are none).
+func writeRecords(w io.Writer, th *output.Theme, recs []ratelimit.Record, now time.Time, withQuery bool) {
+	if len(recs) == 0 {
+		return
+	}
+	headers := []string{"CLIENT", "HITS", "REMAINING", "BLOCKED", "RESETS"}
+	if withQuery {
+		headers = append([]string{"QUERY"}, headers...)
+	}
+	rows := make([][]string, 0, len(recs))
+	for _, r := range recs {
+		blocked := "no"
+		if r.Blocked {
+			blocked = th.Fail.Render("yes")
+		}
+		row := []string{printable(r.Client), strconv.FormatInt(r.Hits, 10), strconv.FormatInt(r.Remaining, 10), blocked, th.When(r.ResetsAt, now)}
+		if withQuery {
+			row = append([]string{printable(r.Query)}, row...)
+		}
+		rows = append(rows, row)
+	}
+	fmt.Fprint(w, th.Table(headers, rows))
+}
+
+// writeAnomalies prints the keys that are not valid counters.
+func writeAnomalies(w io.Writer, th *output.Theme, as []ratelimit.Anomaly, total int64) {
+	if total == 0 {
+		return
+	}
+	note := ""
+	if int64(len(as)) < total {
+		note = fmt.Sprintf(", the first %d shown", len(as))
+	}
+	verb := "are not valid counters"
+	if total == 1 {
+		verb = "is not a valid counter"
+	}
+	fmt.Fprintf(w, "%s %s %s (not counted as clients%s):\n", th.Warn.Render("warning:"), plural(int(total), "key"), verb, note)
+	rows := make([][]string, 0, len(as))
+	for _, a := range as {
+		rows = append(rows, []string{printable(a.Key), a.Problem})
+	}
+	fmt.Fprint(w, th.Table([]string{"KEY", "PROBLEM"}, rows))
+}

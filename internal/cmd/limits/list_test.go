@@ -1,0 +1,173 @@
+package limits
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/cmdutil"
+	"github.com/oxyhq/oxyctl/internal/output"
+)
+
+func TestNewCmdList(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    listOptions
+		wantErr bool
+	}{
+		{args: nil, want: listOptions{Top: 20, Sort: "hits"}},
+		{args: []string{"--top", "5", "--blocked", "--min-hits", "3", "--sort", "ttl", "--limiter", "auth", "--pace", "1000"},
+			want: listOptions{Top: 5, Blocked: true, MinHits: 3, Sort: "ttl", Scan: scanFlags{Pace: 1000}}},
+		{args: []string{"--top", "0", "--sort", "CLIENT"}, want: listOptions{Top: 0, Sort: "client"}},
+		{args: []string{"--top", "-1"}, wantErr: true},
+		{args: []string{"--min-hits", "-1"}, wantErr: true},
+		{args: []string{"--pace", "-5"}, wantErr: true},
+		{args: []string{"--sort", "size"}, wantErr: true},
+		{args: []string{"--top", "many"}, wantErr: true},
+		{args: []string{"extra"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var got *listOptions
+			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
+				return NewCmdList(f, c, func(_ context.Context, o *listOptions) error { got = o; return nil })
+			}, tt.args)
+			if tt.wantErr {
+				if !isUsage(err) {
+					t.Fatalf("err = %v, want a UsageError", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Top != tt.want.Top || got.Blocked != tt.want.Blocked || got.MinHits != tt.want.MinHits || got.Sort != tt.want.Sort || got.Scan != tt.want.Scan {
+				t.Errorf("opts = top %d blocked %v min %d sort %q scan %+v, want %+v", got.Top, got.Blocked, got.MinHits, got.Sort, got.Scan, tt.want)
+			}
+			if wantLimiter := map[bool]string{true: "auth", false: ""}[strings.Contains(strings.Join(tt.args, " "), "auth")]; got.LimiterName != wantLimiter {
+				t.Errorf("limiter = %q", got.LimiterName)
+			}
+			if got.Format != output.Text {
+				t.Errorf("format = %q", got.Format)
+			}
+		})
+	}
+}
+
+func TestListRun(t *testing.T) {
+	s := startServer(t)
+	s.seedStandard(t)
+	tests := []struct {
+		name       string
+		tty        bool
+		format     output.Format
+		opts       listOptions
+		limiter    string
+		wantOut    string
+		wantErrOut string
+		wantErr    func(error) bool
+	}{
+		{
+			name: "text, no terminal",
+			opts: listOptions{Top: 20, Sort: "hits"},
+			wantOut: `limiter api (rl:*, 150 per 15m): 4 keys scanned, 3 clients matched, 3 shown
+CLIENT                   HITS  REMAINING  BLOCKED  RESETS
+198.51.100.23            152   0          yes      <time>
+2001:db8:abcd:1200::/56  150   0          no       <time>
+203.0.113.7              3     147        no       <time>
+warning: 1 key is not a valid counter (not counted as clients):
+KEY   PROBLEM
+rl:h  wrong_type
+`,
+		},
+		{
+			name: "text, terminal",
+			tty:  true,
+			opts: listOptions{Top: 2, Sort: "ttl"},
+			wantOut: `limiter api (rl:*, 150 per 15m): 4 keys scanned, 3 clients matched, 2 shown
+╭─────────────────────────┬─────────────┬────────────┬────────────┬────────────╮
+│ CLIENT                  │ HITS        │ REMAINING  │ BLOCKED    │ RESETS     │
+├─────────────────────────┼─────────────┼────────────┼────────────┼────────────┤
+│ 203.0.113.7             │ 3           │ 147        │ no         │ ~~~~~~~~~  │
+│ 2001:db8:abcd:1200::/56 │ 150         │ 0          │ no         │ ~~~~~~~~~  │
+╰─────────────────────────┴─────────────┴────────────┴────────────┴────────────╯
+warning: 1 key is not a valid counter (not counted as clients):
+╭───────────────────────────────────────┬──────────────────────────────────────╮
+│ KEY                                   │ PROBLEM                              │
+├───────────────────────────────────────┼──────────────────────────────────────┤
+│ rl:h                                  │ wrong_type                           │
+╰───────────────────────────────────────┴──────────────────────────────────────╯
+`,
+		},
+		{
+			name:   "json, blocked only",
+			format: output.JSON,
+			opts:   listOptions{Top: 20, Sort: "hits", Blocked: true},
+			wantOut: `{
+  "limiter": {
+    "name": "api",
+    "prefix": "rl:",
+    "limit": 150,
+    "window_ms": 900000
+  },
+  "scanned_keys": 4,
+  "clients": [
+    {
+      "client": "198.51.100.23",
+      "key": "rl:198.51.100.23",
+      "hits": 152,
+      "remaining": 0,
+      "blocked": true,
+      "reset_in_ms": N,
+      "resets_at": "<time>"
+    }
+  ],
+  "anomalies": [
+    {
+      "key": "rl:h",
+      "problem": "wrong_type"
+    }
+  ],
+  "matched_clients": 1,
+  "anomaly_count": 1
+}
+`,
+		},
+		{
+			name:    "unknown limiter",
+			limiter: "nope",
+			opts:    listOptions{Top: 20},
+			wantErr: func(err error) bool { _, ok := err.(*apperr.ConfigError); return ok },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, out, errOut := ttyStreams(tt.tty)
+			opts := tt.opts
+			opts.common = testCommon(ios, s)
+			opts.LimiterName = tt.limiter
+			opts.Format = tt.format
+			if opts.Format == "" {
+				opts.Format = output.Text
+			}
+			err := listRun(context.Background(), &opts)
+			if tt.wantErr != nil {
+				if !tt.wantErr(err) {
+					t.Fatalf("err = %T %v", err, err)
+				}
+				if out.Len() != 0 {
+					t.Errorf("stdout on error: %q", out.String())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOutput(t, "stdout", normalize(out.String()), tt.wantOut)
+			checkOutput(t, "stderr", errOut.String(), tt.wantErrOut)
+		})
+	}
+}
