@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,6 +209,10 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 // node queries one server: PINGs, INFO, CLUSTER INFO.
 func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cluster bool, t valkeyclient.Target) ValkeyNode {
 	n := ValkeyNode{Addr: addr}
+	if h, port, err := net.SplitHostPort(addr); err == nil {
+		t.Host = h
+		t.Port, _ = strconv.Atoi(port)
+	}
 	for i := 0; i < p.Pings; i++ {
 		start := time.Now()
 		if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
@@ -274,7 +279,7 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 		parts = append(parts, fmt.Sprintf("cluster %s, %d nodes, %s %s", d.ClusterState, len(d.Nodes), d.Server, d.Version))
 	} else if len(d.Nodes) == 1 && d.Nodes[0].Error == "" {
 		n := d.Nodes[0]
-		parts = append(parts, fmt.Sprintf("%s %s %s, up %s, %d clients", n.Server, n.Version, n.Role, uptime(n.UptimeS), n.ConnectedClients))
+		parts = append(parts, fmt.Sprintf("%s %s %s, up %s, %s", n.Server, n.Version, n.Role, uptime(n.UptimeS), plural(n.ConnectedClients, "client")))
 		mem := "memory " + humanBytes(n.UsedMemoryBytes)
 		if n.MaxMemoryBytes > 0 {
 			mem += fmt.Sprintf(" of %s (%.1f%%)", humanBytes(n.MaxMemoryBytes), n.MemoryPct)
@@ -298,7 +303,7 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 func errText(err error) string {
 	msg := oneLine(err.Error())
 	if h := apperr.HintOf(err); h != "" {
-		msg += " (" + oneLine(h) + ")"
+		msg += " — " + oneLine(h)
 	}
 	return msg
 }
@@ -308,6 +313,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // parseInfo reads INFO's key:value lines.
 func parseInfo(s string) map[string]string {
 	m := map[string]string{}
+	s = strings.TrimPrefix(s, "txt:") // a RESP3 verbatim string
 	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -372,3 +378,9 @@ func micros(us int64) string {
 	return fmt.Sprintf("%dms", us/1000)
 }
 
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

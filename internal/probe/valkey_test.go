@@ -1,0 +1,195 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
+)
+
+func valkeyProbe(url, ca string) *ValkeyProbe {
+	return &ValkeyProbe{Options: valkeyclient.Options{URL: url, CAFile: ca, Timeout: 5 * time.Second, ClientName: "oxyctl-test"}}
+}
+
+func runValkey(t *testing.T, p *ValkeyProbe) (Outcome, *ValkeyData) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out := p.Run(ctx)
+	t.Logf("%s: %s", out.Status, out.Detail)
+	return out, out.Data.(*ValkeyData)
+}
+
+func TestValkeyTLSPasswordOK(t *testing.T) {
+	t.Parallel()
+	srv := valkeytest.Start(t, valkeytest.Options{TLS: true, Password: "s3cret-pw"})
+	out, d := runValkey(t, valkeyProbe(srv.URL, srv.CAFile))
+	if out.Status != OK {
+		t.Fatalf("status %s %q, want ok", out.Status, out.Detail)
+	}
+	if strings.Contains(out.Detail, "s3cret-pw") {
+		t.Fatal("password in detail")
+	}
+	if d.Server != "valkey" || d.Version != srv.Version || d.Cluster || d.Addr != srv.Addr {
+		t.Fatalf("data %+v (server %s)", d, srv.Version)
+	}
+	if d.Pings != DefaultPings || d.PingMaxUS <= 0 || d.PingP50US > d.PingMaxUS {
+		t.Fatalf("pings %d p50 %dus max %dus", d.Pings, d.PingP50US, d.PingMaxUS)
+	}
+	if d.TLS == nil || !d.TLS.Verified || !strings.HasPrefix(d.TLS.Version, "TLS 1.") || d.TLS.DaysLeft < 88 || d.TLS.DaysLeft > 90 {
+		t.Fatalf("tls %+v", d.TLS)
+	}
+	if len(d.Nodes) != 1 {
+		t.Fatalf("nodes %+v", d.Nodes)
+	}
+	n := d.Nodes[0]
+	if n.Role != "master" || n.UptimeS < 0 || n.ConnectedClients < 1 || n.UsedMemoryBytes <= 0 || n.MaxMemoryPolicy != "noeviction" || n.TLS == nil {
+		t.Fatalf("node %+v", n)
+	}
+	for _, want := range []string{"valkey " + srv.Version + " master", "noeviction", "ping p50", "certificate expires in"} {
+		if !strings.Contains(out.Detail, want) {
+			t.Errorf("detail %q lacks %q", out.Detail, want)
+		}
+	}
+}
+
+func TestValkeyCertExpiry(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	t.Run("expires soon", func(t *testing.T) {
+		t.Parallel()
+		files := valkeytest.NewTLSFilesSpec(t, valkeytest.CertSpec{Hosts: []string{"127.0.0.1", "localhost"}, NotAfter: now.Add(10*24*time.Hour + time.Hour)})
+		srv := valkeytest.Start(t, valkeytest.Options{TLSFiles: files, Password: "pw-soon"})
+		out, d := runValkey(t, valkeyProbe(srv.URL, srv.CAFile))
+		if out.Status != Warn || !strings.Contains(out.Detail, "TLS certificate of "+srv.Addr+" expires in 10 days") {
+			t.Fatalf("got %s %q, want warn expires in 10 days", out.Status, out.Detail)
+		}
+		if d.TLS.DaysLeft != 10 || d.Server != "valkey" {
+			t.Fatalf("data %+v", d)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		t.Parallel()
+		notAfter := now.Add(-3 * 24 * time.Hour)
+		files := valkeytest.NewTLSFilesSpec(t, valkeytest.CertSpec{Hosts: []string{"127.0.0.1"}, NotBefore: now.Add(-90 * 24 * time.Hour), NotAfter: notAfter})
+		srv := valkeytest.Start(t, valkeytest.Options{TLSFiles: files, Password: "pw-old"})
+		out, d := runValkey(t, valkeyProbe(srv.URL, srv.CAFile))
+		want := fmt.Sprintf("TLS certificate of %s expired on %s (3 days ago)", srv.Addr, notAfter.UTC().Format("2006-01-02"))
+		if out.Status != Fail || !strings.Contains(out.Detail, want) || !strings.Contains(out.Detail, "cannot connect") {
+			t.Fatalf("got %s %q, want fail %q", out.Status, out.Detail, want)
+		}
+		if d.TLS == nil || d.TLS.DaysLeft > -3 || d.TLS.Verified {
+			t.Fatalf("tls %+v", d.TLS)
+		}
+	})
+	t.Run("unknown CA", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t, valkeytest.Options{TLS: true})
+		out, d := runValkey(t, valkeyProbe(srv.URL, ""))
+		if out.Status != Fail || !strings.Contains(out.Detail, "unknown authority") {
+			t.Fatalf("got %s %q", out.Status, out.Detail)
+		}
+		if d.TLS == nil || d.TLS.Verified {
+			t.Fatalf("tls %+v", d.TLS)
+		}
+	})
+}
+
+func TestValkeyMemoryAndEviction(t *testing.T) {
+	t.Parallel()
+	t.Run("allkeys-lru", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"}})
+		out, d := runValkey(t, valkeyProbe(srv.URL, ""))
+		if out.Status != Warn || !strings.Contains(out.Detail, "maxmemory-policy allkeys-lru can evict rate-limit counters") {
+			t.Fatalf("got %s %q", out.Status, out.Detail)
+		}
+		if d.Nodes[0].MaxMemoryPolicy != "allkeys-lru" || d.Nodes[0].MaxMemoryBytes != 256<<20 || d.Nodes[0].MemoryPct <= 0 {
+			t.Fatalf("node %+v", d.Nodes[0])
+		}
+		if d.TLS != nil {
+			t.Fatalf("plaintext server has tls %+v", d.TLS)
+		}
+	})
+	t.Run("memory above 90%", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t, valkeytest.Options{})
+		cl := srv.Client(t)
+		ctx := context.Background()
+		info, err := cl.Do(ctx, cl.B().Info().Section("memory").Build()).ToString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := atoi(parseInfo(info)["used_memory"])
+		max := used * 100 / 95 // about 95 % used
+		if err := cl.Do(ctx, cl.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", strconv.FormatInt(max, 10)).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		out, d := runValkey(t, valkeyProbe(srv.URL, ""))
+		if out.Status != Warn || !strings.Contains(out.Detail, "of maxmemory") || !strings.Contains(out.Detail, "above 90%") {
+			t.Fatalf("got %s %q", out.Status, out.Detail)
+		}
+		if pct := d.Nodes[0].MemoryPct; pct <= 90 {
+			t.Fatalf("memory_pct %.1f", pct)
+		}
+		// Below the threshold it is fine.
+		if err := cl.Do(ctx, cl.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", strconv.FormatInt(used*4, 10)).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		if out, _ := runValkey(t, valkeyProbe(srv.URL, "")); out.Status != OK {
+			t.Fatalf("at ~25%%: %s %q", out.Status, out.Detail)
+		}
+	})
+}
+
+func TestValkeyConnectFailures(t *testing.T) {
+	t.Parallel()
+	srv := valkeytest.Start(t, valkeytest.Options{TLS: true, Password: "right-pw"})
+	wrong := strings.Replace(srv.URL, "right-pw", "wrong-pw", 1)
+	out, _ := runValkey(t, valkeyProbe(wrong, srv.CAFile))
+	if out.Status != Fail || !strings.Contains(out.Detail, "authentication failed") || strings.Contains(out.Detail, "wrong-pw") {
+		t.Fatalf("wrong password: %s %q", out.Status, out.Detail)
+	}
+	down := valkeytest.Start(t, valkeytest.Options{})
+	down.Stop()
+	out, _ = runValkey(t, valkeyProbe(down.URL, ""))
+	if out.Status != Fail || !strings.Contains(out.Detail, "connection refused") {
+		t.Fatalf("down: %s %q", out.Status, out.Detail)
+	}
+	out, _ = runValkey(t, valkeyProbe("http://x", ""))
+	if out.Status != Fail || !strings.Contains(out.Detail, "invalid Valkey URL") {
+		t.Fatalf("bad url: %s %q", out.Status, out.Detail)
+	}
+}
+
+func TestValkeyCluster(t *testing.T) {
+	t.Parallel()
+	c := valkeytest.StartCluster(t, valkeytest.Options{TLS: true, Password: "cluster-pw"})
+	out, d := runValkey(t, valkeyProbe(c.URL, c.Nodes[0].CAFile))
+	if out.Status != OK {
+		t.Fatalf("got %s %q", out.Status, out.Detail)
+	}
+	if !d.Cluster || d.ClusterState != "ok" || len(d.Nodes) != 3 || d.Pings != 3*DefaultPings {
+		t.Fatalf("data %+v", d)
+	}
+	for i, n := range d.Nodes {
+		if n.ClusterState != "ok" || n.Role != "master" || n.Server != "valkey" || n.TLS == nil || !n.TLS.Verified || n.Error != "" {
+			t.Fatalf("node %d: %+v", i, n)
+		}
+	}
+	if !strings.Contains(out.Detail, "cluster ok, 3 nodes") {
+		t.Fatalf("detail %q", out.Detail)
+	}
+
+	// A node goes away: the check names it and fails.
+	c.Nodes[2].Stop()
+	out, _ = runValkey(t, valkeyProbe(c.URL, c.Nodes[0].CAFile))
+	if out.Status != Fail || !strings.Contains(out.Detail, c.Nodes[2].Addr) {
+		t.Fatalf("node down: %s %q", out.Status, out.Detail)
+	}
+}
