@@ -1,0 +1,213 @@
+package firewall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/cmdutil"
+	"github.com/oxyhq/oxyctl/internal/doapi"
+	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/policy"
+)
+
+type applyOptions struct {
+	*common
+	Format     output.Format
+	PolicyFile string
+	DryRun     bool
+	Yes        bool
+}
+
+// change is one rule of the plan, as JSON shows it.
+type change struct {
+	Type        string `json:"type"`
+	Value       string `json:"value"`
+	Name        string `json:"name"`
+	UUID        string `json:"uuid,omitempty"`
+	Description string `json:"description,omitempty"`
+	Where       string `json:"where,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// applyResult is the JSON document of `firewall apply`.
+type applyResult struct {
+	Cluster clusterRef `json:"cluster"`
+	DryRun  bool       `json:"dry_run"`
+	// Changed is true when a PUT was made.
+	Changed bool     `json:"changed"`
+	Add     []change `json:"add"`
+	Remove  []change `json:"remove"`
+	Kept    int      `json:"kept"`
+	// Rules are the rules read back after the PUT (the current rules when
+	// nothing was written).
+	Rules []policy.RuleInfo `json:"rules"`
+}
+
+// NewCmdApply builds `firewall apply`. runF replaces the run in tests.
+func NewCmdApply(f *cmdutil.Factory, c *common, runF func(context.Context, *applyOptions) error) *cobra.Command {
+	opts := &applyOptions{common: c}
+	cmd := &cobra.Command{
+		Use:   "apply [--policy FILE] [--dry-run] [--yes]",
+		Short: "Make the trusted sources equal to the policy, in one PUT",
+		Long: heredoc.Doc(`
+			Make the cluster's firewall rules equal to the policy. The plan comes first:
+			+ a rule to add, - a rule to remove (with the names they point at). Rules are
+			matched on type and value, never uuid; a rule that stays keeps its
+			description. On a terminal apply then asks to go ahead; with no terminal it
+			refuses (exit 2, nothing changed) unless --yes is given. --dry-run prints the
+			plan and changes nothing.
+
+			The API has no append: the whole list is written in one PUT, then read back
+			and checked against the plan.
+
+			apply refuses, changing nothing: an empty allow list (on DigitalOcean an empty
+			list admits every address), an IPv6 entry, more than 100 rules, an IP range
+			wider than /8, and any entry whose name matches nothing or several things.
+
+			JSON: {"cluster":{"id","name"},"dry_run","changed","add":[...],"remove":[...],
+			"kept","rules":[...]}; the plan is also printed on stderr before asking.
+		`) + exitStatus,
+		Example: heredoc.Doc(`
+			$ oxyctl firewall apply --dry-run
+			$ oxyctl firewall apply
+			$ oxyctl firewall apply --policy deploy/firewall.yaml --yes -o json
+		`),
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.Format()
+			if cmd.Flags().Changed("policy") && strings.TrimSpace(opts.PolicyFile) == "" {
+				return apperr.Usagef("--policy needs a file name")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return applyRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.PolicyFile, "policy", "", "policy file with a top-level firewall: block (default: the context's)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
+	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before writing (needed without a terminal)")
+	return cmd
+}
+
+func applyRun(ctx context.Context, opts *applyOptions) error {
+	fw, err := opts.policy(opts.PolicyFile)
+	if err != nil {
+		return err
+	}
+	st, err := opts.load(ctx)
+	if err != nil {
+		return err
+	}
+	inv, resolved, err := resolveAll(ctx, st, fw)
+	if err != nil {
+		return err
+	}
+	plan, err := policy.MakePlan(fw, resolved, st.rules, inv)
+	if err != nil {
+		return err
+	}
+	res := applyResult{
+		Cluster: clusterRef{ID: st.cluster.ID, Name: st.cluster.Name},
+		DryRun:  opts.DryRun,
+		Add:     []change{},
+		Remove:  []change{},
+		Kept:    len(plan.Keep),
+	}
+	for _, c := range plan.Add {
+		res.Add = append(res.Add, change{Type: c.Rule.Type, Value: c.Rule.Value, Name: c.Name, Where: c.Where})
+	}
+	for _, c := range plan.Remove {
+		res.Remove = append(res.Remove, change{Type: c.Rule.Type, Value: c.Rule.Value, Name: c.Name, UUID: c.Rule.UUID,
+			Description: c.Rule.Description, Reason: c.Reason})
+	}
+
+	ios := opts.IO
+	th := output.NewTheme(ios)
+	planOut := ios.Out // text: the plan is part of the result
+	if opts.Format == output.JSON {
+		planOut = ios.ErrOut
+		th.TTY = ios.IsStderrTTY()
+	}
+	writePlan(planOut, th, st, plan)
+
+	if plan.Empty() || opts.DryRun {
+		res.Rules = policy.Describe(st.rules, inv)
+		return output.Print(ios, opts.Format, res, func(w io.Writer, th *output.Theme) error {
+			switch {
+			case plan.Empty():
+				fmt.Fprintf(w, "%s nothing to do: the firewall already matches the policy\n", th.Status("ok"))
+			default:
+				fmt.Fprintln(w, "dry run: nothing was changed")
+			}
+			return nil
+		})
+	}
+
+	if !opts.Yes {
+		if !ios.CanPrompt() {
+			return &apperr.UsageError{Err: errors.New("refusing to change the firewall without confirmation: there is no terminal to ask on; nothing was changed (pass --yes to go ahead, or --dry-run to only look)")}
+		}
+		ok, err := ios.Confirm(fmt.Sprintf("Replace the firewall of %s with these %s?", st.cluster.Name, plural(len(plan.Final), "rule")))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apperr.Usagef("apply cancelled; nothing was changed")
+		}
+	}
+
+	if err := st.api.PutFirewall(ctx, st.cluster.ID, plan.Final); err != nil {
+		return err
+	}
+	res.Changed = true
+	after, err := st.api.Firewall(ctx, st.cluster.ID)
+	if err != nil {
+		return fmt.Errorf("the firewall was written but could not be read back: %w", err)
+	}
+	if diffs := policy.Verify(plan.Final, after); len(diffs) > 0 {
+		return &apperr.RuntimeError{Kind: apperr.KindAPI,
+			Err:  fmt.Errorf("the firewall was written but reads back differently: %s", strings.Join(diffs, "; ")),
+			Hint: "run `oxyctl firewall audit` to see the rules as they are now"}
+	}
+	res.Rules = policy.Describe(after, inv)
+	return output.Print(ios, opts.Format, res, func(w io.Writer, th *output.Theme) error {
+		fmt.Fprintf(w, "%s applied: %d added, %d removed, %d kept; read back %s matching the policy\n",
+			th.Status("ok"), len(res.Add), len(res.Remove), res.Kept, plural(len(after), "rule"))
+		return nil
+	})
+}
+
+// writePlan prints + and - lines, with the names rules point at.
+func writePlan(w io.Writer, th *output.Theme, st *state, plan *policy.Plan) {
+	fmt.Fprintf(w, "Plan for the firewall of %s: %d rules now, %d after\n", st.cluster.Name, len(st.rules), len(plan.Final))
+	for _, c := range plan.Add {
+		fmt.Fprintf(w, "  %s %s\n", th.OK.Render("+"), planLine(c.Rule, c.Name, "declared at "+c.Where))
+	}
+	for _, c := range plan.Remove {
+		why := c.Reason
+		if c.Rule.Description != "" {
+			why += fmt.Sprintf(", description %q", c.Rule.Description)
+		}
+		fmt.Fprintf(w, "  %s %s\n", th.Fail.Render("-"), planLine(c.Rule, c.Name, why))
+	}
+	if len(plan.Keep) > 0 {
+		fmt.Fprintf(w, "  = %s kept as they are\n", plural(len(plan.Keep), "rule"))
+	}
+}
+
+func planLine(r doapi.Rule, name, why string) string {
+	s := r.Type + " " + r.Value
+	if name != "" && name != r.Value {
+		s += " (" + name + ")"
+	}
+	return s + "  " + why
+}

@@ -1,0 +1,161 @@
+package firewall
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/cmdutil"
+	"github.com/oxyhq/oxyctl/internal/doapi"
+	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/policy"
+	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+)
+
+// parseCmd runs a verb's cobra command on argv (no I/O: runF captures the
+// options) and returns its error.
+func parseCmd(t *testing.T, build func(f *cmdutil.Factory, c *common) *cobra.Command, args []string) error {
+	t.Helper()
+	ios, _, _, _ := iostreams.Test()
+	f := cmdutil.New(ios, func(string) string { return "" })
+	cmd := build(f, newCommon(f))
+	cmd.SetArgs(args)
+	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	return cmd.ExecuteContext(context.Background())
+}
+
+func isUsage(err error) bool {
+	var ue *apperr.UsageError
+	return errors.As(err, &ue)
+}
+
+func exitCode(err error) int {
+	code, _ := apperr.Classify(err)
+	return code
+}
+
+// The policy the default account matches.
+const oxyPolicy = `firewall:
+  allow:
+    - droplet: oxy-api-backend
+    - app: oxy-api
+    - app: mention
+    - app: homiio
+    - app: alia
+    - app: allo
+`
+
+// env is a stand-in, streams and the shared options of the verbs.
+type env struct {
+	t      *testing.T
+	stub   *dostub.Server
+	c      *common
+	ios    *iostreams.IOStreams
+	in     *bytes.Buffer
+	out    *bytes.Buffer
+	errOut *bytes.Buffer
+	logs   *logSink
+	// wrap, when set, wraps the API client (to simulate odd read-backs).
+	wrap func(API) API
+	// policy is the context's policy (YAML of a whole firewall document).
+	policy string
+}
+
+type logSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logSink) logf(format string, args ...any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func newEnv(t *testing.T, stubOpts ...dostub.Options) *env {
+	t.Helper()
+	e := &env{t: t, stub: dostub.Start(t, stubOpts...), logs: &logSink{}, policy: oxyPolicy}
+	e.ios, e.in, e.out, e.errOut = iostreams.Test()
+	e.c = &common{
+		IO:  e.ios,
+		Now: func() time.Time { return time.Date(2026, 11, 30, 14, 45, 0, 0, time.UTC) },
+		Client: func(ctx context.Context) (API, error) {
+			c, err := doapi.New(doapi.Options{
+				BaseURL: e.stub.URL, Token: e.stub.Token(), UserAgent: "oxyctl/test", Timeout: 5 * time.Second,
+				RetryMax: 3, RetryWaitMin: time.Millisecond, RetryWaitMax: 20 * time.Millisecond, Logf: e.logs.logf,
+			})
+			if err != nil {
+				return nil, err
+			}
+			if e.wrap != nil {
+				return e.wrap(c), nil
+			}
+			return c, nil
+		},
+		Cluster: func() (string, error) { return dostub.OxyClusterName, nil },
+		ContextPolicy: func() (*policy.Firewall, error) {
+			if e.policy == "" {
+				return nil, nil
+			}
+			return policy.Parse([]byte(e.policy), "config.yaml")
+		},
+	}
+	t.Cleanup(func() {
+		all := e.out.String() + e.errOut.String() + strings.Join(e.logs.lines, "\n")
+		if strings.Contains(all, e.stub.Token()) {
+			t.Errorf("the token shows in the output or the log")
+		}
+	})
+	return e
+}
+
+// reset clears the streams between runs in one test.
+func (e *env) reset() {
+	e.out.Reset()
+	e.errOut.Reset()
+	e.in.Reset()
+}
+
+func (e *env) tty(on bool) {
+	e.ios.SetStdoutTTY(on)
+	e.ios.SetStderrTTY(on)
+	e.ios.SetStdinTTY(on)
+}
+
+// writePolicy writes a policy file and returns its path.
+func writePolicy(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// noErr fails with the error and its hint.
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%v (hint %q)", err, apperr.HintOf(err))
+	}
+}
+
+func exitCodeKind(err error) (int, string) { return apperr.Classify(err) }
+
+var ansiRe = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+func stripANSI(s string) string { return ansiRe.ReplaceAllString(s, "") }
