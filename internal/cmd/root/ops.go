@@ -5,6 +5,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/cmd/firewall"
 	"github.com/oxyhq/oxyctl/internal/cmd/limits"
+	"github.com/oxyhq/oxyctl/internal/cmd/pubsub"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 )
 
@@ -12,6 +13,7 @@ import (
 func opsCommands(f *cmdutil.Factory) []*cobra.Command {
 	return []*cobra.Command{
 		limits.NewCmdLimits(f),
+		pubsub.NewCmdPubsub(f),
 		firewall.NewCmdFirewall(f),
 	}
 }

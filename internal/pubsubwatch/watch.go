@@ -1,0 +1,371 @@
+// Package pubsubwatch reads the Socket.IO Redis adapter's pub/sub traffic
+// from Valkey without changing what the application sees, and keeps
+// reading across connection faults.
+//
+// Classic adapter traffic is read with PSUBSCRIBE on the adapter key's
+// patterns only: a plain SUBSCRIBE on a request channel would raise the
+// adapter's server count (PUBSUB NUMSUB) and make fetchSockets() time out.
+// In a cluster, classic PUBLISH reaches every node, so one connection is
+// enough. Sharded adapter traffic (SPUBLISH) has no pattern subscribe: it is
+// read through MONITOR on every primary, or, only when the caller asks, with
+// SSUBSCRIBE (which raises SHARDNUMSUB and breaks fetchSockets()).
+//
+// When a connection drops, the source reconnects with a capped exponential
+// backoff, subscribes again, and reports the gap. The package decodes
+// nothing: it hands channel names and payloads to the caller.
+package pubsubwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/socketio"
+)
+
+// Mode is how traffic is read.
+type Mode int
+
+// Modes.
+const (
+	// ModePSubscribe reads classic adapter traffic with PSUBSCRIBE.
+	ModePSubscribe Mode = iota
+	// ModeMonitor reads sharded adapter traffic (SPUBLISH) through MONITOR
+	// on every primary. It changes no subscriber count, but MONITOR costs
+	// the server CPU and memory for every command it runs.
+	ModeMonitor
+	// ModeSSubscribe reads sharded traffic with SSUBSCRIBE on the channels
+	// PUBSUB SHARDCHANNELS lists. It RAISES SHARDNUMSUB: the running
+	// application then waits for a reply oxyctl never sends, and
+	// fetchSockets() times out. Only on the user's explicit request.
+	ModeSSubscribe
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeMonitor:
+		return "monitor"
+	case ModeSSubscribe:
+		return "ssubscribe"
+	}
+	return "psubscribe"
+}
+
+// EventKind tells what an Event is.
+type EventKind int
+
+// Event kinds.
+const (
+	// EventMessage is one pub/sub message.
+	EventMessage EventKind = iota
+	// EventReady: a source is subscribed for the first time.
+	EventReady
+	// EventLost: a source lost its connection and is reconnecting.
+	EventLost
+	// EventGap: a source is subscribed again; From..To may have lost messages.
+	EventGap
+)
+
+// Event is what a Watcher delivers, in order, on one channel.
+type Event struct {
+	Kind    EventKind
+	Time    time.Time // message: when it was received (MONITOR: the server's time)
+	Channel string
+	Payload string
+	Node    string    // the server the source reads from
+	From    time.Time // gap: when the connection was lost
+	To      time.Time // gap: when it was subscribed again
+	Err     error     // lost / gap: why the connection dropped
+	Detail  string    // ready: what the source subscribed to
+	// AllReady is set on the ready event of the last source to subscribe.
+	AllReady bool
+}
+
+// Config says what to read and how.
+type Config struct {
+	Mode Mode
+	// Key is the adapter key (classic) or channel prefix (sharded).
+	Key string
+	// Namespaces limits the traffic read to these namespaces (empty: all).
+	Namespaces []string
+	// Client is the routed client (cluster-aware when Cluster is set).
+	Client  valkey.Client
+	Cluster bool
+	// Addr is the server's address (standalone), for reports.
+	Addr string
+	// Dialer opens the raw connections MONITOR needs.
+	Dialer RawDialer
+	// Timeout bounds each connect and subscribe step (not the stream).
+	Timeout time.Duration
+	// ReconnectTimeout ends the watch with an error when a source cannot
+	// reconnect for this long (0: keep trying until ctx ends).
+	ReconnectTimeout time.Duration
+	// BackoffMin and BackoffMax bound the wait between reconnect attempts.
+	BackoffMin, BackoffMax time.Duration
+	// Refresh is how often ModeSSubscribe looks for new channels.
+	Refresh time.Duration
+	// Classify turns a connection error into a typed error (nil: as is).
+	Classify func(error) error
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Key == "" {
+		c.Key = socketio.DefaultKey
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = 100 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 3 * time.Second
+	}
+	if c.Refresh <= 0 {
+		c.Refresh = 2 * time.Second
+	}
+	if c.Classify == nil {
+		c.Classify = func(err error) error { return err }
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Patterns are the PSUBSCRIBE patterns of the configuration: the key's
+// three patterns, or each namespace's.
+func (c *Config) Patterns() []string {
+	key := c.Key
+	if len(c.Namespaces) == 0 {
+		return socketio.Patterns(key)
+	}
+	var out []string
+	for _, n := range c.Namespaces {
+		out = append(out, socketio.NamespacePatterns(key, n)...)
+	}
+	return out
+}
+
+// source is one connection's worth of reading.
+type source interface {
+	// session connects, subscribes, calls ready once subscribed and then
+	// deliver for each message until the connection fails (an error) or
+	// ctx ends (nil).
+	session(ctx context.Context, ready func(detail string), deliver func(Event) bool) error
+	// node is the server the last session used (for reports).
+	node() string
+}
+
+// Run reads until ctx ends (nil) or a source fails for good (a typed
+// error). Events go to out in the order each source saw them; a slow reader
+// of out slows the sources down (the server then buffers, and may drop the
+// connection, which is reported as a gap). The first connect and subscribe
+// of every source must succeed within Timeout; later drops are retried.
+func Run(ctx context.Context, cfg Config, out chan<- Event) error {
+	cfg.defaults()
+	var sources []source
+	switch cfg.Mode {
+	case ModePSubscribe:
+		sources = []source{&psubSource{cfg: &cfg}}
+	case ModeMonitor, ModeSSubscribe:
+		nodes, err := Primaries(ctx, cfg.Client, cfg.Cluster, cfg.Addr, cfg.Timeout)
+		if err != nil {
+			return cfg.Classify(err)
+		}
+		for _, n := range nodes {
+			if cfg.Mode == ModeMonitor {
+				sources = append(sources, &monitorSource{cfg: &cfg, addr: n.Addr})
+			} else {
+				sources = append(sources, &ssubSource{cfg: &cfg, n: n})
+			}
+		}
+	default:
+		return apperr.Runtime(apperr.KindInternal, fmt.Errorf("unknown watch mode %d", cfg.Mode), "")
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		ready    atomic.Int64
+	)
+	allReady := func() bool { return ready.Add(1) == int64(len(sources)) }
+	for _, s := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := runSource(ctx, &cfg, s, out, allReady)
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// runSource runs sessions of one source, reconnecting after drops.
+func runSource(ctx context.Context, cfg *Config, s source, out chan<- Event, allReady func() bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = apperr.Runtime(apperr.KindInternal, fmt.Errorf("internal error in the pub/sub reader (a bug): %v", r), "please report it with the command you ran\n"+string(debug.Stack()))
+		}
+	}()
+	deliver := func(ev Event) bool {
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	everReady := false
+	var lostAt time.Time // zero while connected
+	var lostErr error
+	attempt := 0
+	for {
+		connected := false
+		serr := s.session(ctx, func(detail string) {
+			connected = true
+			now := cfg.Now()
+			if !everReady {
+				everReady = true
+				deliver(Event{Kind: EventReady, Time: now, Node: s.node(), Detail: detail, AllReady: allReady()})
+			} else if !lostAt.IsZero() {
+				deliver(Event{Kind: EventGap, Time: now, Node: s.node(), From: lostAt, To: now, Err: lostErr, Detail: detail})
+			}
+			lostAt, lostErr, attempt = time.Time{}, nil, 0
+		}, deliver)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if serr == nil {
+			serr = errors.New("the connection closed")
+		}
+		typed := cfg.Classify(serr)
+		if !everReady {
+			return typed
+		}
+		if isFatal(typed) {
+			return typed
+		}
+		now := cfg.Now()
+		if connected || lostAt.IsZero() {
+			lostAt, lostErr = now, typed
+			deliver(Event{Kind: EventLost, Time: now, Node: s.node(), Err: typed})
+		}
+		if cfg.ReconnectTimeout > 0 && now.Sub(lostAt) >= cfg.ReconnectTimeout {
+			return apperr.Runtime(apperr.KindConnect,
+				fmt.Errorf("lost the connection to %s at %s and could not reconnect within %s: %v", s.node(), lostAt.UTC().Format(time.RFC3339), cfg.ReconnectTimeout, typed),
+				"check the server; --reconnect-timeout sets how long tail keeps trying")
+		}
+		attempt++
+		if !sleep(ctx, backoff(cfg.BackoffMin, cfg.BackoffMax, attempt)) {
+			return nil
+		}
+	}
+}
+
+// isFatal reports errors that retrying will not fix: authentication, TLS
+// and configuration.
+func isFatal(err error) bool {
+	code, kind := apperr.Classify(err)
+	if code == apperr.ExitUsage {
+		return true
+	}
+	return code == apperr.ExitRuntime && (kind == apperr.KindAuth || kind == apperr.KindTLS)
+}
+
+// backoff is min·2^(attempt-1), capped at max, with up to 25% jitter down.
+func backoff(min, max time.Duration, attempt int) time.Duration {
+	d := min
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/4+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Node is one server of the deployment.
+type Node struct {
+	Addr   string
+	Client valkey.Client
+}
+
+// Primaries lists every primary, sorted by address: the server itself when
+// standalone, every master (checked with ROLE) of a cluster.
+func Primaries(ctx context.Context, cl valkey.Client, cluster bool, addr string, timeout time.Duration) ([]Node, error) {
+	if !cluster {
+		return []Node{{Addr: addr, Client: cl}}, nil
+	}
+	var out []Node
+	for a, n := range cl.Nodes() {
+		c, cancel := context.WithTimeout(ctx, timeout)
+		role, err := n.Do(c, n.B().Role().Build()).ToArray()
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		if len(role) > 0 {
+			if r, _ := role[0].ToString(); r == "master" {
+				out = append(out, Node{Addr: a, Client: n})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, apperr.Runtime(apperr.KindConnect, errors.New("the cluster reports no primary"), "check CLUSTER NODES on the server")
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out, nil
+}
+
+// allNodes lists every node the client knows, sorted by address.
+func allNodes(cl valkey.Client, cluster bool, addr string) []Node {
+	if !cluster {
+		return []Node{{Addr: addr, Client: cl}}
+	}
+	var out []Node
+	for a, n := range cl.Nodes() {
+		out = append(out, Node{Addr: a, Client: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+// errTimeout is a subscribe step that got no answer in time.
+type errTimeout struct{ what, node string }
+
+func (e errTimeout) Error() string   { return fmt.Sprintf("%s on %s: no answer in time", e.what, e.node) }
+func (e errTimeout) Timeout() bool   { return true }
+func (e errTimeout) Temporary() bool { return true }
