@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmd/firewall"
+	"github.com/oxyhq/oxyctl/internal/cmd/health"
 	"github.com/oxyhq/oxyctl/internal/cmd/limits"
 	"github.com/oxyhq/oxyctl/internal/cmd/pubsub"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
@@ -12,6 +13,7 @@ import (
 // opsCommands are the operation nouns, one line each.
 func opsCommands(f *cmdutil.Factory) []*cobra.Command {
 	return []*cobra.Command{
+		health.NewCmdHealth(f, nil),
 		limits.NewCmdLimits(f),
 		pubsub.NewCmdPubsub(f),
 		firewall.NewCmdFirewall(f),
