@@ -17,11 +17,14 @@ package pubsubwatch
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -264,13 +267,14 @@ func runSource(ctx context.Context, cfg *Config, s source, out chan<- Event, all
 		if !everReady {
 			return typed
 		}
-		if isFatal(typed) {
+		if isFatal(serr, typed) {
 			return typed
 		}
 		now := cfg.Now()
 		if connected || lostAt.IsZero() {
-			lostAt, lostErr = now, typed
-			deliver(Event{Kind: EventLost, Time: now, Node: s.node(), Err: typed})
+			// A drop: report what happened, not a guess about the cause.
+			lostAt, lostErr = now, serr
+			deliver(Event{Kind: EventLost, Time: now, Node: s.node(), Err: serr})
 		}
 		if cfg.ReconnectTimeout > 0 && now.Sub(lostAt) >= cfg.ReconnectTimeout {
 			return apperr.Runtime(apperr.KindConnect,
@@ -284,14 +288,28 @@ func runSource(ctx context.Context, cfg *Config, s source, out chan<- Event, all
 	}
 }
 
-// isFatal reports errors that retrying will not fix: authentication, TLS
-// and configuration.
-func isFatal(err error) bool {
-	code, kind := apperr.Classify(err)
-	if code == apperr.ExitUsage {
-		return true
+// isFatal reports errors that retrying will not fix: authentication,
+// configuration, and a TLS certificate or handshake the server rejected.
+// A connection that merely closed is never fatal.
+func isFatal(raw, typed error) bool {
+	var se serverError
+	if errors.As(raw, &se) {
+		msg := se.msg
+		return strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") || strings.HasPrefix(msg, "NOPERM")
 	}
-	return code == apperr.ExitRuntime && (kind == apperr.KindAuth || kind == apperr.KindTLS)
+	code, kind := apperr.Classify(typed)
+	switch {
+	case code == apperr.ExitUsage, kind == apperr.KindAuth:
+		return true
+	case kind == apperr.KindTLS:
+		var unk x509.UnknownAuthorityError
+		var host x509.HostnameError
+		var inv x509.CertificateInvalidError
+		var verr *tls.CertificateVerificationError
+		var rec tls.RecordHeaderError
+		return errors.As(raw, &unk) || errors.As(raw, &host) || errors.As(raw, &inv) || errors.As(raw, &verr) || errors.As(raw, &rec)
+	}
+	return false
 }
 
 // backoff is min·2^(attempt-1), capped at max, with up to 25% jitter down.

@@ -157,6 +157,9 @@ func tailRun(ctx context.Context, opts *tailOptions) error {
 		sharded = opts.Sharded || opts.ShardedSubscribe
 	}
 	key := adapterKey(opts.Key, s)
+	for i, n := range opts.Namespaces {
+		opts.Namespaces[i] = normNamespace(n)
+	}
 	mode := pubsubwatch.ModePSubscribe
 	switch {
 	case opts.ShardedSubscribe:
