@@ -69,8 +69,13 @@ func (p *APIProbe) Run(ctx context.Context) Outcome {
 	start := now()
 	resp, err := client.Do(req)
 	if err != nil {
-		data.LatencyMS = now().Sub(start).Milliseconds()
-		return Outcome{Status: Fail, Detail: "GET " + u + ": " + httpError(ctx, err), Data: data}
+		took := now().Sub(start)
+		data.LatencyMS = took.Milliseconds()
+		why := httpError(ctx, err)
+		if why == timedOut {
+			why = fmt.Sprintf("timed out after %s without an answer", took.Round(100*time.Millisecond))
+		}
+		return Outcome{Status: Fail, Detail: "GET " + u + ": " + why, Data: data}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -157,12 +162,14 @@ func snippet(b []byte) string {
 	return fmt.Sprintf("%q", s)
 }
 
+const timedOut = "timed out waiting for an answer"
+
 // httpError says in one line why a request failed.
 func httpError(ctx context.Context, err error) string {
 	var dns *net.DNSError
 	switch {
 	case ctx.Err() == context.DeadlineExceeded, errors.Is(err, context.DeadlineExceeded), isNetTimeout(err):
-		return "timed out waiting for an answer"
+		return timedOut
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.As(err, &dns):

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
