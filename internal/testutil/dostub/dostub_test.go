@@ -533,3 +533,32 @@ func TestUUIDFor(t *testing.T) {
 		t.Fatalf("%s %s", a, b)
 	}
 }
+
+// The two mistakes the reference warns about, made through godo itself,
+// are caught: a nil slice sent as "rules": null, and godo's own rule type
+// sending read-only fields back.
+func TestGodoMistakesAreCaught(t *testing.T) {
+	s := Start(t)
+	c := godoClient(t, s)
+	ctx := context.Background()
+	_, err := c.Databases.UpdateFirewallRules(ctx, OxyClusterID, &godo.DatabaseUpdateFirewallRulesRequest{})
+	if err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("nil rules: %v", err)
+	}
+	v := s.TakeViolations()
+	if len(v) != 1 || !strings.Contains(v[0].Err, `"/rules": Value is not nullable`) {
+		t.Fatalf("violations: %v", v)
+	}
+	_, err = c.Databases.UpdateFirewallRules(ctx, OxyClusterID, &godo.DatabaseUpdateFirewallRulesRequest{
+		Rules: []*godo.DatabaseFirewallRule{{Type: "droplet", Value: "549107286"}},
+	})
+	if err == nil {
+		t.Fatal("godo's body with read-only fields was accepted")
+	}
+	if v := s.TakeViolations(); len(v) != 1 || !strings.Contains(v[0].Err, "readOnly") {
+		t.Fatalf("violations: %v", v)
+	}
+	if len(s.Rules(OxyClusterID)) != 6 {
+		t.Fatal("a refused PUT changed the rules")
+	}
+}
