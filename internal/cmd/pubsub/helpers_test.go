@@ -298,3 +298,5 @@ func loadFixtures(t testing.TB) []*fixture {
 	}
 	return out
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
