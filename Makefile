@@ -9,13 +9,13 @@ DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -s -w -X $(PKG)/internal/build.Version=$(VERSION) -X $(PKG)/internal/build.Commit=$(COMMIT) -X $(PKG)/internal/build.Date=$(DATE)
 FUZZTIME  ?= 10s
 
-.PHONY: build test setup lint unit fuzz demo docs bench clean
+.PHONY: build test setup lint unit fuzz release-check demo docs bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/oxyctl
 
 ## test: install what is missing, then lint, the race-checked suite against real servers, short fuzz runs
-test: setup lint unit fuzz
+test: setup lint unit fuzz release-check
 
 setup:
 	./.ci/setup
@@ -35,6 +35,14 @@ fuzz:
 			out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out" | tail -40; exit 1; }; \
 		done; \
 	done
+
+## release-check: goreleaser check, then a snapshot build of one target that must report its version
+GORELEASER ?= $(shell command -v goreleaser 2>/dev/null || echo $$($(GO) env GOPATH)/bin/goreleaser)
+release-check:
+	@[ -x "$(GORELEASER)" ] || { echo "release-check: installing goreleaser v2.15.1 from the Go module proxy"; $(GO) install github.com/goreleaser/goreleaser/v2@v2.15.1; }
+	$(GORELEASER) check
+	GOOS=linux GOARCH=amd64 $(GORELEASER) build --snapshot --clean --single-target --id oxyctl --skip=before -o dist/oxyctl-snapshot
+	@out=$$(dist/oxyctl-snapshot version) && echo "release-check: $$out" && echo "$$out" | grep -Eq '^oxyctl [0-9]+\.[0-9]+\.[0-9]+-next \(commit [0-9a-f]{40}' || { echo "release-check: snapshot binary does not report its version"; exit 1; }
 
 demo:
 	$(GO) run ./cmd/oxyctl-sandbox
