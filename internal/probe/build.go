@@ -50,7 +50,7 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 	}
 	connect := env.Valkey
 	if connect == nil {
-		connect = func(ctx context.Context) (*valkeyclient.Conn, error) { return valkeyclient.Connect(ctx, vopts) }
+		connect = func(ctx context.Context) (*valkeyclient.Conn, error) { return ConnectWithin(ctx, vopts) }
 	}
 	doClient := env.DO
 	if doClient == nil {

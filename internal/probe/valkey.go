@@ -94,7 +94,7 @@ func (p *ValkeyProbe) defaults() {
 	}
 	if p.Connect == nil {
 		o := p.Options
-		p.Connect = func(ctx context.Context) (*valkeyclient.Conn, error) { return valkeyclient.Connect(ctx, o) }
+		p.Connect = func(ctx context.Context) (*valkeyclient.Conn, error) { return ConnectWithin(ctx, o) }
 	}
 }
 
@@ -112,18 +112,21 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 	data.Addr = t.Addr()
 	var tlsCfg *tls.Config
 	if t.TLS {
-		tlsCfg, err = valkeyclient.TLSConfig(p.Options, t.Host)
-		if err != nil {
+		if tlsCfg, err = valkeyclient.TLSConfig(p.Options, t.Host); err != nil {
 			return Outcome{Status: Fail, Detail: errText(err), Data: data}
-		}
-		info, herr := inspectTLS(ctx, t.Addr(), tlsCfg, p.Options.Insecure, now)
-		if herr == nil {
-			data.TLS = info
-			judgeTLS(f, t.Addr(), info, now, p.CertWarnDays)
 		}
 	}
 
 	conn, err := p.Connect(ctx)
+	// The certificate is inspected after connecting, so that a server that
+	// never answers the handshake cannot eat the connection's time; it is
+	// what explains a connection that failed on an expired certificate.
+	if _, kind := apperr.Classify(err); t.TLS && (err == nil || kind == apperr.KindTLS) {
+		if info, herr := p.inspect(ctx, t.Addr(), tlsCfg, now); herr == nil {
+			data.TLS = info
+			judgeTLS(f, t.Addr(), info, now, p.CertWarnDays)
+		}
+	}
 	if err != nil {
 		if f.status == Fail {
 			f.notes = append(f.notes, "cannot connect with verification on")
@@ -159,7 +162,7 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 			if t.TLS {
 				if a == t.Addr() {
 					n.TLS = data.TLS
-				} else if info, err := inspectTLS(ctx, a, tlsCfg, p.Options.Insecure, now); err == nil {
+				} else if info, err := p.inspect(ctx, a, tlsCfg, now); err == nil {
 					n.TLS = info
 				}
 			}
@@ -204,6 +207,34 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		data.PingP50US, data.PingMaxUS = p50.Microseconds(), max.Microseconds()
 	}
 	return Outcome{Status: f.status, Detail: f.detail(p.summary(data)), Data: data}
+}
+
+// inspect is inspectTLS bounded to 3s and to half the time left.
+func (p *ValkeyProbe) inspect(ctx context.Context, addr string, cfg *tls.Config, now time.Time) (*TLSInfo, error) {
+	limit := 3 * time.Second
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl)/2 < limit {
+		limit = time.Until(dl) / 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	return inspectTLS(ctx, addr, cfg, p.Options.Insecure, now)
+}
+
+// ConnectWithin is valkeyclient.Connect with its timeout cut to end a little
+// before ctx's deadline, so that its own explanation of a timeout (such as
+// "the port speaks plaintext") arrives before the check's deadline.
+func ConnectWithin(ctx context.Context, o valkeyclient.Options) (*valkeyclient.Conn, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		rem := time.Until(dl)
+		margin := rem / 5
+		if margin > time.Second {
+			margin = time.Second
+		}
+		if t := rem - margin; t > 0 && (o.Timeout <= 0 || t < o.Timeout) {
+			o.Timeout = t
+		}
+	}
+	return valkeyclient.Connect(ctx, o)
 }
 
 // node queries one server: PINGs, INFO, CLUSTER INFO.
