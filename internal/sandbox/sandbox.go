@@ -8,6 +8,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -24,6 +25,12 @@ import (
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
 )
+
+// embeddedSpec is DigitalOcean's OpenAPI description (spec/README.md), so
+// the stand-in validates its traffic even where ../shared is absent.
+//
+//go:embed spec/digitalocean-openapi-subset.yaml
+var embeddedSpec []byte
 
 // Options control a sandbox run.
 type Options struct {
@@ -97,7 +104,11 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	s.closers = append(s.closers, func() { health.Close() })
 
 	token := "dop_v1_sandbox" + randomHex(16)
-	do, err := dostub.New(dostub.Options{Token: token})
+	specPath := filepath.Join(dir, "digitalocean-openapi-subset.yaml")
+	if err := os.WriteFile(specPath, embeddedSpec, 0o600); err != nil {
+		return nil, err
+	}
+	do, err := dostub.New(dostub.Options{Token: token, SpecPath: specPath})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox DigitalOcean stand-in: %w", err)
 	}
