@@ -242,7 +242,11 @@ func TestCorruptFixtures(t *testing.T) {
 			t.Parallel()
 			n := 0
 			for i := range fm.payload {
-				for _, v := range []byte{0xc1, 0xdd, fm.payload[i] ^ 0x80, fm.payload[i] + 1} {
+				variants := []byte{0xc1, 0xdd, fm.payload[i] ^ 0x80, fm.payload[i] + 1}
+				if raceEnabled {
+					variants = variants[:2]
+				}
+				for _, v := range variants {
 					p := bytes.Clone(fm.payload)
 					p[i] = v
 					m := Decode(fm.Channel, p, fm.options())
