@@ -306,37 +306,54 @@ func TestHealthConcurrent(t *testing.T) {
 	apiInstances(t, d.valkey, 1)
 	d.api.Set(healthstub.Reply{Delay: 300 * time.Millisecond})
 	d.do.Inject(dostub.Fault{Delay: 300 * time.Millisecond})
-	// Warm nothing: every run dials afresh, as the CLI does.
-	r := run(t, d.env, "-o", "json")
-	got := parse(t, r)
-	if r.code != 0 || got.statuses() != "api=ok valkey=ok pubsub=ok do=ok" {
-		t.Fatalf("exit %d %s", r.code, got.statuses())
+	// Every run dials afresh, as the CLI does. On a loaded CI machine one
+	// run can be slow for reasons of its own, so up to 3 runs are made and
+	// one must finish in time; sequential checks (600ms+) never would.
+	var took []time.Duration
+	for attempt := 0; attempt < 3; attempt++ {
+		r := run(t, d.env, "-o", "json")
+		got := parse(t, r)
+		if r.code != 0 || got.statuses() != "api=ok valkey=ok pubsub=ok do=ok" {
+			t.Fatalf("exit %d %s", r.code, got.statuses())
+		}
+		if got.Checks[0].LatencyMS < 300 || got.Checks[3].LatencyMS < 300 {
+			t.Fatalf("the delays did not apply: api %dms do %dms", got.Checks[0].LatencyMS, got.Checks[3].LatencyMS)
+		}
+		took = append(took, r.took)
+		if r.took < 500*time.Millisecond {
+			return
+		}
 	}
-	if got.Checks[0].LatencyMS < 300 || got.Checks[3].LatencyMS < 300 {
-		t.Fatalf("the delays did not apply: api %dms do %dms", got.Checks[0].LatencyMS, got.Checks[3].LatencyMS)
-	}
-	if r.took >= 500*time.Millisecond {
-		t.Fatalf("took %s with two 300ms checks: they did not run concurrently", r.took)
-	}
+	t.Fatalf("runs took %v with two 300ms checks: they did not run concurrently", took)
 }
 
 func TestHealthHangingAPI(t *testing.T) {
 	d := startDeployment(t, valkeytest.Options{})
 	apiInstances(t, d.valkey, 1)
 	d.api.Set(healthstub.Reply{Hang: true})
-	r := run(t, d.env, "-o", "json", "--timeout", "1s")
-	got := parse(t, r)
-	if r.code != 1 || got.statuses() != "api=fail valkey=ok pubsub=ok do=ok" || got.Status != "fail" {
-		t.Fatalf("exit %d %s", r.code, got.statuses())
+	var took []time.Duration
+	for attempt := 0; attempt < 3; attempt++ {
+		r := run(t, d.env, "-o", "json", "--timeout", "1s")
+		got := parse(t, r)
+		if r.code != 1 || got.statuses() != "api=fail valkey=ok pubsub=ok do=ok" || got.Status != "fail" {
+			t.Fatalf("exit %d %s", r.code, got.statuses())
+		}
+		if !strings.Contains(got.detail("api"), "timed out") {
+			t.Fatalf("api detail %q", got.detail("api"))
+		}
+		if r.took < time.Second {
+			t.Fatalf("took %s: the hanging check did not wait for its 1s deadline", r.took)
+		}
+		took = append(took, r.took)
+		if r.took < 1500*time.Millisecond {
+			break
+		}
 	}
-	if !strings.Contains(got.detail("api"), "timed out") {
-		t.Fatalf("api detail %q", got.detail("api"))
-	}
-	if r.took >= 1500*time.Millisecond || r.took < time.Second {
-		t.Fatalf("took %s, want 1s..1.5s", r.took)
+	if last := took[len(took)-1]; last >= 1500*time.Millisecond {
+		t.Fatalf("runs took %v, want under 1.5s", took)
 	}
 	// The text form says the same.
-	r = run(t, d.env, "--timeout", "1s", "--check", "api")
+	r := run(t, d.env, "--timeout", "1s", "--check", "api")
 	if r.code != 1 || !strings.Contains(r.stdout, "✗ FAIL") || !strings.Contains(r.stdout, "timed out") {
 		t.Fatalf("text: exit %d\n%s", r.code, r.stdout)
 	}
