@@ -104,3 +104,19 @@ func reportRate(b *testing.B, cpuStart time.Duration) {
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "msgs/cpu-s")
 	}
 }
+
+// The hot path's allocation budget, which timing on a shared machine
+// cannot show: the payload's one string copy, the args slice, the argument
+// map and its boxed values, rooms, except and flags. AppendJSON allocates
+// nothing into a buffer with room.
+func TestHotPathAllocs(t *testing.T) {
+	p := benchBroadcast()
+	if n := testing.AllocsPerRun(200, func() { Decode(benchChannel, p, Options{}) }); n > 12 {
+		t.Errorf("Decode: %.0f allocs per message, want <= 12", n)
+	}
+	m := Decode(benchChannel, p, Options{})
+	buf := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(200, func() { buf = AppendJSON(buf[:0], &m) }); n != 0 {
+		t.Errorf("AppendJSON: %.0f allocs per message, want 0", n)
+	}
+}
