@@ -37,7 +37,7 @@ type ScanOptions struct {
 	// being fetched while the next SCAN travels.
 	Batch int
 	// Pace caps the keys per second read from each primary (0: no cap).
-	// It also caps COUNT to a tenth of a second's worth of keys.
+	// It also caps COUNT to a hundredth of a second's worth of keys.
 	Pace int
 	// Parallel bounds how many primaries are scanned at once (default 8).
 	Parallel int
@@ -71,7 +71,8 @@ func (o ScanOptions) withDefaults() ScanOptions {
 }
 
 // countFor picks the SCAN COUNT for a measured round trip: the base count
-// per millisecond of round trip, capped. A pace caps it to 1/10 s of keys.
+// per millisecond of round trip, capped. With a pace, COUNT is at most
+// 1/100 s of keys (at least 10), so that no single SCAN is a burst.
 func (o ScanOptions) countFor(rtt time.Duration) int {
 	n := o.Count
 	if ms := int(rtt / time.Millisecond); ms > 1 {
@@ -80,8 +81,8 @@ func (o ScanOptions) countFor(rtt time.Duration) int {
 	if n > o.MaxCount {
 		n = o.MaxCount
 	}
-	if o.Pace > 0 && n > o.Pace/10 {
-		n = max(o.Pace/10, 10)
+	if o.Pace > 0 && n > o.Pace/100 {
+		n = max(o.Pace/100, 10)
 	}
 	return n
 }
@@ -152,11 +153,16 @@ func scan(ctx context.Context, nodes []valkey.Client, l Limiter, o ScanOptions, 
 // pipelines concurrent commands over its connections.
 func scanNode(ctx context.Context, c valkey.Client, l Limiter, o ScanOptions, out chan<- *scanBatch, fail func(error)) error {
 	addr := nodeAddr(c)
+	// One round trip measures the latency and tells a cluster node (where
+	// MGET across slots is refused) from a standalone server.
 	start := time.Now()
-	if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
+	hello := c.DoMulti(ctx, c.B().Ping().Build(), c.B().Info().Section("cluster").Build())
+	if err := hello[0].Error(); err != nil {
 		return wrapErr(ctx, "PING "+addr, err)
 	}
 	rtt := time.Since(start)
+	info, _ := hello[1].ToString()
+	f := fetcher{c: c, l: l, now: o.Now, windowMS: l.WindowMS(), mget: !strings.Contains(info, "cluster_enabled:1")}
 	count := o.countFor(rtt)
 	inflight := min(max(4, 2*((count+o.Batch-1)/o.Batch)+2), maxInflight)
 	sem := make(chan struct{}, inflight)
@@ -191,7 +197,7 @@ func scanNode(ctx context.Context, c valkey.Client, l Limiter, o ScanOptions, ou
 				defer wg.Done()
 				defer func() { <-sem }()
 				defer recoverTo(fail)
-				b, err := fetch(ctx, c, l, chunk, o.Now)
+				b, err := f.fetch(ctx, chunk)
 				if err != nil {
 					fail(wrapErr(ctx, "GET/PTTL on "+addr, err))
 					return
@@ -209,31 +215,120 @@ func scanNode(ctx context.Context, c valkey.Client, l Limiter, o ScanOptions, ou
 	}
 }
 
+// fetcher reads and classifies batches of keys from one node.
+type fetcher struct {
+	c        valkey.Client
+	l        Limiter
+	now      func() time.Time
+	windowMS int64
+	// mget reads the values of a batch with one MGET instead of a GET per
+	// key: half the commands for the server to run. Only on a standalone
+	// server; a cluster refuses MGET across slots.
+	mget bool
+}
+
 // fetch reads value and PTTL of keys with one pipeline and classifies them.
-func fetch(ctx context.Context, c valkey.Client, l Limiter, keys []string, now func() time.Time) (*scanBatch, error) {
+func (f *fetcher) fetch(ctx context.Context, keys []string) (*scanBatch, error) {
+	if f.mget {
+		return f.fetchMGET(ctx, keys)
+	}
+	c := f.c
 	cmds := make(valkey.Commands, 0, 2*len(keys))
 	for _, k := range keys {
 		cmds = append(cmds, c.B().Get().Key(k).Build(), c.B().Pttl().Key(k).Build())
 	}
 	res := c.DoMulti(ctx, cmds...)
-	t := now()
+	t := f.now()
 	b := &scanBatch{scanned: len(keys)}
-	windowMS := l.WindowMS()
 	for i, k := range keys {
-		if !l.HasPrefix(k) { // SCAN MATCH guarantees it; never trust a key outside the prefix
-			continue
-		}
-		rec, an, ok, err := classify(l, k, res[2*i], res[2*i+1], windowMS, t)
-		switch {
-		case err != nil:
+		if err := f.add(b, k, res[2*i], res[2*i+1], t); err != nil {
 			return nil, err
-		case an != "":
-			b.anomalies = append(b.anomalies, newAnomaly(k, an))
-		case ok:
-			b.records = append(b.records, rec)
 		}
 	}
 	return b, nil
+}
+
+// fetchMGET is fetch with MGET + one PTTL per key. MGET answers nil for a
+// key of another type, which GET would refuse with WRONGTYPE; such keys
+// (nil value but a PTTL other than -2) are read again with GET + PTTL, so a
+// counter created between the MGET and its PTTL is classified correctly too.
+func (f *fetcher) fetchMGET(ctx context.Context, keys []string) (*scanBatch, error) {
+	c := f.c
+	cmds := make(valkey.Commands, 0, 1+len(keys))
+	cmds = append(cmds, c.B().Mget().Key(keys...).Build())
+	for _, k := range keys {
+		cmds = append(cmds, c.B().Pttl().Key(k).Build())
+	}
+	res := c.DoMulti(ctx, cmds...)
+	t := f.now()
+	vals, err := res[0].ToArray()
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) != len(keys) {
+		return nil, fmt.Errorf("MGET of %d keys answered %d values", len(keys), len(vals))
+	}
+	b := &scanBatch{scanned: len(keys)}
+	var again []string
+	for i, k := range keys {
+		if !f.l.HasPrefix(k) {
+			continue
+		}
+		pttl, err := res[1+i].AsInt64()
+		if err != nil {
+			return nil, err
+		}
+		if pttl == -2 {
+			continue // gone since SCAN
+		}
+		val, err := vals[i].ToString()
+		if valkey.IsValkeyNil(err) {
+			again = append(again, k) // another type, or created meanwhile
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		rec, problem, ok := classifyValue(f.l, k, val, pttl, f.windowMS, t)
+		b.put(k, rec, problem, ok)
+	}
+	if len(again) > 0 {
+		nb, err := f.fetchGET(ctx, again)
+		if err != nil {
+			return nil, err
+		}
+		b.records = append(b.records, nb.records...)
+		b.anomalies = append(b.anomalies, nb.anomalies...)
+	}
+	return b, nil
+}
+
+func (f *fetcher) fetchGET(ctx context.Context, keys []string) (*scanBatch, error) {
+	g := *f
+	g.mget = false
+	return g.fetch(ctx, keys)
+}
+
+// add classifies one key from its GET and PTTL replies into b.
+func (f *fetcher) add(b *scanBatch, key string, get, pttl valkey.ValkeyResult, now time.Time) error {
+	if !f.l.HasPrefix(key) { // SCAN MATCH guarantees it; never trust a key outside the prefix
+		return nil
+	}
+	rec, problem, ok, err := classify(f.l, key, get, pttl, f.windowMS, now)
+	if err != nil {
+		return err
+	}
+	b.put(key, rec, problem, ok)
+	return nil
+}
+
+func (b *scanBatch) put(key string, rec Record, problem string, ok bool) {
+	switch {
+	case problem != "":
+		b.anomalies = append(b.anomalies, newAnomaly(key, problem))
+	case ok:
+		b.records = append(b.records, rec)
+	}
 }
 
 // classify turns the GET and PTTL replies for key into a record, an anomaly
@@ -260,19 +355,25 @@ func classify(l Limiter, key string, get, pttlRes valkey.ValkeyResult, windowMS 
 	case err != nil:
 		return rec, "", false, err
 	}
+	rec, problem, ok = classifyValue(l, key, val, pttl, windowMS, now)
+	return rec, problem, ok, nil
+}
+
+// classifyValue classifies an existing string key from its value and PTTL.
+func classifyValue(l Limiter, key, val string, pttl, windowMS int64, now time.Time) (rec Record, problem string, ok bool) {
 	if pttl == -1 {
-		return rec, ProblemNoExpiry, false, nil
+		return rec, ProblemNoExpiry, false
 	}
 	hits, perr := strconv.ParseInt(val, 10, 64)
 	switch {
 	case perr != nil:
-		return rec, ProblemNotInteger, false, nil
+		return rec, ProblemNotInteger, false
 	case hits < 0:
-		return rec, ProblemNegative, false, nil
+		return rec, ProblemNegative, false
 	case pttl > windowMS:
-		return rec, ProblemExpiryTooLong, false, nil
+		return rec, ProblemExpiryTooLong, false
 	}
-	return newRecord(l, key, hits, pttl, now), "", true, nil
+	return newRecord(l, key, hits, pttl, now), "", true
 }
 
 func isWrongType(err error) bool {

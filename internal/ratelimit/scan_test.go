@@ -310,7 +310,8 @@ func TestCountFor(t *testing.T) {
 		{100 * time.Microsecond, 0, 1000},
 		{5 * time.Millisecond, 0, 5000},
 		{20 * time.Millisecond, 0, 10000},
-		{20 * time.Millisecond, 2000, 200},
+		{20 * time.Millisecond, 2000, 20},
+		{20 * time.Millisecond, 200000, 2000},
 		{0, 50, 10},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/ratelimit"
+)
+
+// timed runs a command and returns its wall time and peak RSS in KiB.
+func (e *env) timed(ctx context.Context, redisURL string, stdout *bytes.Buffer, name string, args ...string) (time.Duration, int64, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "OXYCTL_REDIS_URL="+redisURL, "NO_COLOR=1", "XDG_CONFIG_HOME="+filepath.Join(e.dir, "config"))
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return d, 0, fmt.Errorf("%s %v: %v: %s", name, args, err, errOut.String())
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss // KiB on Linux
+	}
+	return d, rss, nil
+}
+
+func (e *env) shell(ctx context.Context, script string) (time.Duration, error) {
+	d, _, err := e.timed(ctx, "", nil, "sh", "-c", script)
+	return d, err
+}
+
+func (e *env) benchList(ctx context.Context, s *server) error {
+	fmt.Println("\nlimits list --top 20 -o json (standalone)")
+	p := strconv.Itoa(s.port)
+	scan := fmt.Sprintf("%s -p %s --scan --count 1000 --pattern 'rl:*' > /dev/null", e.cli, p)
+	// The fastest valkey-cli pipeline that also fetches every value and TTL:
+	// RESP for GET+PTTL of each scanned key, streamed into --pipe (which reads
+	// every reply but prints only a count).
+	pipe := fmt.Sprintf(`%s -p %s --scan --count 1000 --pattern 'rl:*' | awk '{printf "*2\r\n$3\r\nGET\r\n$%%d\r\n%%s\r\n*2\r\n$4\r\nPTTL\r\n$%%d\r\n%%s\r\n", length($0), $0, length($0), $0}' | %s -p %s --pipe > /dev/null`, e.cli, p, e.cli, p)
+	var oxy, bare, vals []time.Duration
+	var rss int64
+	var scanned int64
+	for range *flagRuns {
+		var out bytes.Buffer
+		d, r, err := e.timed(ctx, s.url(), &out, e.oxyctl, "limits", "list", "--top", "20", "-o", "json")
+		if err != nil {
+			return err
+		}
+		var res ratelimit.ListResult
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res.Clients) != 20 {
+			return fmt.Errorf("oxyctl list output: %v (%d clients)", err, len(res.Clients))
+		}
+		scanned = res.ScannedKeys
+		oxy, rss = append(oxy, d), max(rss, r)
+		if d, err = e.shell(ctx, scan); err != nil {
+			return err
+		}
+		bare = append(bare, d)
+		if d, err = e.shell(ctx, pipe); err != nil {
+			return err
+		}
+		vals = append(vals, d)
+	}
+	mo, mb, mv := median(oxy), median(bare), median(vals)
+	e.report(fmt.Sprintf("oxyctl list (%d keys scanned)", scanned), secs(mo), "", true)
+	e.report("valkey-cli --scan --count 1000", secs(mb), "", true)
+	e.report("valkey-cli --scan | GET+PTTL via --pipe", secs(mv), "", true)
+	e.report("list / bare scan", fmt.Sprintf("%.2fx", mo.Seconds()/mb.Seconds()), "<= 2.0x", mo.Seconds() <= 2*mb.Seconds())
+	e.report("value pipeline / list (speed-up)", fmt.Sprintf("%.2fx", mv.Seconds()/mo.Seconds()), ">= 2x", mv.Seconds() >= 2*mo.Seconds())
+	e.report("oxyctl list peak RSS", fmt.Sprintf("%.1f MiB", float64(rss)/1024), "< 32 MiB", rss < 32*1024)
+	if *flagSlowCLI {
+		text := fmt.Sprintf(`%s -p %s --scan --count 1000 --pattern 'rl:*' | awk '{print "GET " $0; print "PTTL " $0}' | %s -p %s > /dev/null`, e.cli, p, e.cli, p)
+		d, err := e.shell(ctx, text)
+		if err != nil {
+			return err
+		}
+		e.report("valkey-cli text mode GET+PTTL (prints values)", secs(d), "", true)
+		e.report("text-mode pipeline / list (speed-up)", fmt.Sprintf("%.2fx", d.Seconds()/mo.Seconds()), "", true)
+	}
+	return nil
+}
+
+func (e *env) benchReset(ctx context.Context) error {
+	n, other := *flagResetKeys, *flagResetKeys/5
+	fmt.Printf("\nlimits reset --all --yes on %d counters (+%d other keys)\n", n, other)
+	s, err := e.startServer(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	p := strconv.Itoa(s.port)
+	xargs := fmt.Sprintf("%s -p %s --scan --count 1000 --pattern 'rl:*' | xargs -n 1000 %s -p %s unlink > /dev/null", e.cli, p, e.cli, p)
+	check := func(what string) error {
+		left, err := s.dbsize(ctx)
+		if err != nil {
+			return err
+		}
+		if left != int64(other) {
+			return fmt.Errorf("%s left %d keys, want the %d other keys", what, left, other)
+		}
+		return nil
+	}
+	var oxy, xa []time.Duration
+	for range *flagRuns {
+		for _, which := range []string{"oxyctl", "xargs"} {
+			if err := s.client.Do(ctx, s.client.B().Flushall().Build()).Error(); err != nil {
+				return err
+			}
+			if err := e.load(ctx, []*server{s}, n, other); err != nil {
+				return err
+			}
+			var d time.Duration
+			if which == "oxyctl" {
+				d, _, err = e.timed(ctx, s.url(), nil, e.oxyctl, "limits", "reset", "--all", "--yes", "-o", "json")
+				oxy = append(oxy, d)
+			} else {
+				d, err = e.shell(ctx, xargs)
+				xa = append(xa, d)
+			}
+			if err != nil {
+				return err
+			}
+			if err := check(which); err != nil {
+				return err
+			}
+		}
+	}
+	mo, mx := median(oxy), median(xa)
+	e.report("oxyctl reset --all --yes", secs(mo), "", true)
+	e.report("valkey-cli --scan | xargs -n 1000 valkey-cli unlink", secs(mx), "", true)
+	e.report("xargs / reset (speed-up)", fmt.Sprintf("%.2fx", mx.Seconds()/mo.Seconds()), ">= 1.3x", mx.Seconds() >= 1.3*mo.Seconds())
+	return nil
+}
+
+func (e *env) benchCluster(ctx context.Context) error {
+	fmt.Printf("\ncluster of 3 primaries: %d counters + %d other keys\n", *flagKeys, *flagUnrelated)
+	nodes, err := e.startCluster(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.stop()
+		}
+	}()
+	if err := e.load(ctx, nodes, *flagKeys, *flagUnrelated); err != nil {
+		return err
+	}
+	prims := make([]valkey.Client, len(nodes))
+	for i, n := range nodes {
+		prims[i] = n.client
+	}
+	l := ratelimit.DefaultLimiter()
+	var par, seq, bin []time.Duration
+	for range *flagRuns {
+		for _, parallel := range []int{ratelimit.DefaultParallel, 1} {
+			start := time.Now()
+			res, err := ratelimit.List(ctx, prims, l, ratelimit.ListOptions{Top: 20, Scan: ratelimit.ScanOptions{Parallel: parallel}})
+			if err != nil {
+				return err
+			}
+			if len(res.Clients) != 20 {
+				return fmt.Errorf("cluster list returned %d clients", len(res.Clients))
+			}
+			if parallel == 1 {
+				seq = append(seq, time.Since(start))
+			} else {
+				par = append(par, time.Since(start))
+			}
+		}
+		d, _, err := e.timed(ctx, nodes[0].url(), nil, e.oxyctl, "limits", "list", "--top", "20", "-o", "json")
+		if err != nil {
+			return err
+		}
+		bin = append(bin, d)
+	}
+	mp, ms := median(par), median(seq)
+	e.report("primaries in parallel (ratelimit.List)", secs(mp), "", true)
+	e.report("primaries one after another (Parallel: 1)", secs(ms), "", true)
+	e.report("oxyctl limits list on the cluster (binary)", secs(median(bin)), "", true)
+	e.report("parallel / sequential", fmt.Sprintf("%.2fx", mp.Seconds()/ms.Seconds()), "<= 0.65x", mp.Seconds() <= 0.65*ms.Seconds())
+	return nil
+}
+
+func (e *env) benchProxy(ctx context.Context, s *server) error {
+	fmt.Printf("\nlimits list through a proxy adding %s each way\n", *flagDelay)
+	px, err := startProxy(s.addr, *flagDelay)
+	if err != nil {
+		return err
+	}
+	defer px.Close()
+	var direct, far []time.Duration
+	for range *flagRuns {
+		d, _, err := e.timed(ctx, s.url(), nil, e.oxyctl, "limits", "list", "--top", "20", "-o", "json")
+		if err != nil {
+			return err
+		}
+		direct = append(direct, d)
+		d, _, err = e.timed(ctx, "redis://"+px.Addr(), nil, e.oxyctl, "limits", "list", "--top", "20", "-o", "json")
+		if err != nil {
+			return err
+		}
+		far = append(far, d)
+	}
+	md, mf := median(direct), median(far)
+	e.report("list, direct", secs(md), "", true)
+	e.report(fmt.Sprintf("list, +%s each way", *flagDelay), secs(mf), "", true)
+	e.report("far / direct", fmt.Sprintf("%.2fx", mf.Seconds()/md.Seconds()), "<= 2x", mf.Seconds() <= 2*md.Seconds())
+	return nil
+}
+
+// benchPace measures what a concurrent client (one connection, one GET at a
+// time, as an API instance's limiter does) sees during a full scan.
+func (e *env) benchPace(ctx context.Context, s *server) error {
+	fmt.Printf("\nlatency of a concurrent client during a full scan\n")
+	probe, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{s.addr}, DisableCache: true, ForceSingleClient: true})
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
+	measure := func(during func() error) ([]time.Duration, time.Duration, error) {
+		var (
+			mu   sync.Mutex
+			lats []time.Duration
+			stop = make(chan struct{})
+			done = make(chan struct{})
+		)
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t := time.Now()
+				_ = probe.Do(ctx, probe.B().Get().Key("rl:10.0.0.1").Build()).Error()
+				mu.Lock()
+				lats = append(lats, time.Since(t))
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		start := time.Now()
+		err := during()
+		took := time.Since(start)
+		close(stop)
+		<-done
+		return lats, took, err
+	}
+	row := func(name string, lats []time.Duration, took time.Duration) {
+		sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+		q := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
+		e.report(name, fmt.Sprintf("p50 %s p99 %s max %s", ms(q(0.5)), ms(q(0.99)), ms(lats[len(lats)-1])), "", true)
+		if took > 0 {
+			e.report("  scan took", secs(took), "", true)
+		}
+	}
+	idle, _, _ := measure(func() error { time.Sleep(2 * time.Second); return nil })
+	row("idle server", idle, 0)
+	full, took, err := measure(func() error {
+		_, _, err := e.timed(ctx, s.url(), nil, e.oxyctl, "limits", "list", "-o", "json")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	row("during list (no pace)", full, took)
+	paced, took, err := measure(func() error {
+		_, _, err := e.timed(ctx, s.url(), nil, e.oxyctl, "limits", "list", "-o", "json", "--pace", strconv.Itoa(*flagPace))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	row(fmt.Sprintf("during list --pace %d", *flagPace), paced, took)
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
