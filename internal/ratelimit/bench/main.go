@@ -112,7 +112,7 @@ func run() error {
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("oxyctl limits benchmarks: %d counters + %d other keys, %d runs each (median), %d CPUs, %s/%s, load %s\n",
-		*flagKeys, *flagUnrelated, *flagRuns, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, strings.Fields(string(load)+" ?")[0])
+		*flagKeys, *flagUnrelated, *flagRuns, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, strings.Fields(string(load) + " ?")[0])
 
 	ctx := context.Background()
 	if want("list") || want("proxy") || want("pace") {
