@@ -1,5 +1,7 @@
 # oxyctl: `make demo` shows it working against a local sandbox; `make test` is
 # the whole test suite (what CI runs through .ci/run).
+SHELL     := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 GO        ?= go
 BIN       ?= bin/oxyctl
 PKG       := github.com/oxyhq/oxyctl
@@ -9,13 +11,13 @@ DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -s -w -X $(PKG)/internal/build.Version=$(VERSION) -X $(PKG)/internal/build.Commit=$(COMMIT) -X $(PKG)/internal/build.Date=$(DATE)
 FUZZTIME  ?= 10s
 
-.PHONY: build test setup lint unit fuzz release-check demo docs bench clean
+.PHONY: build test setup lint unit e2e fuzz release-check demo docs bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/oxyctl
 
 ## test: install what is missing, then lint, the race-checked suite against real servers, short fuzz runs
-test: setup lint unit fuzz release-check
+test: setup lint unit e2e fuzz release-check
 
 setup:
 	./.ci/setup
@@ -25,7 +27,11 @@ lint:
 	$(GO) vet ./...
 
 unit:
-	CI=$${CI:-} OXYCTL_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout 20m ./...
+	OXYCTL_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /internal/e2e$$)
+
+## e2e: the built entry point against real servers: bad input matrix, faults, secrets (with their counts)
+e2e:
+	OXYCTL_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout 15m -v ./internal/e2e | grep -E '^(bad input|faults|secrets):|^\s*--- FAIL|_test.go:[0-9]+:|^(ok|FAIL|PASS)\b'
 
 ## fuzz: every Fuzz target of the module for FUZZTIME each
 fuzz:

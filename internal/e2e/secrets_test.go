@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/testutil/healthstub"
+	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+)
+
+// TestSecrets runs every command in every output mode, with and without
+// --verbose, on success and on error paths, with a known password and
+// token, and greps stdout, stderr and the files written for them.
+func TestSecrets(t *testing.T) {
+	srv := valkeytest.Start(t, valkeytest.Options{TLS: true, Password: password})
+	do := dostub.Start(t, dostub.Options{Token: token})
+	health := healthstub.Start(t, healthstub.Healthy())
+	vc := srv.Client(t)
+	ctx := context.Background()
+	for i, ip := range []string{"198.51.100.23", "203.0.113.7", "192.0.2.10"} {
+		if err := vc.Do(ctx, vc.B().Set().Key("rl:"+ip).Value(fmt.Sprint(50+i*60)).Px(10*time.Minute).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	policy := writeFile(t, "policy.yaml", goodPolicy)
+	cfg := filepath.Join(dir, "config.yaml")
+	body := fmt.Sprintf("current_context: prod\ncontexts:\n  prod:\n    redis:\n      url: %s\n      ca_file: %s\n    api:\n      url: %s\n    digitalocean:\n      token: %s\n      api_url: %s\n", srv.URL, srv.CAFile, health.URL, token, do.URL)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	viaEnv := map[string]string{"OXYCTL_REDIS_URL": srv.URL, "OXYCTL_REDIS_CA": srv.CAFile, "OXY_API_URL": health.URL,
+		"DIGITALOCEAN_ACCESS_TOKEN": token, "DIGITALOCEAN_API_URL": do.URL}
+	viaFile := map[string]string{}
+	broken := map[string]string{"OXYCTL_REDIS_URL": strings.Replace(srv.URL, password, password+"x", 1), "OXYCTL_REDIS_CA": srv.CAFile,
+		"OXY_API_URL": health.URL, "DIGITALOCEAN_ACCESS_TOKEN": token + "x", "DIGITALOCEAN_API_URL": do.URL}
+
+	commands := [][]string{
+		{"health"}, {"limits", "list"}, {"limits", "get", "198.51.100.23"}, {"limits", "stats"},
+		{"limits", "reset", "203.0.113.7", "--dry-run"}, {"limits", "reset", "--all", "--dry-run"},
+		{"pubsub", "channels"}, {"pubsub", "tail", "--duration", "200ms"},
+		{"firewall", "list"}, {"firewall", "audit", "--policy", policy}, {"firewall", "apply", "--policy", policy, "--dry-run"},
+		{"config", "view"}, {"version"},
+	}
+	n := 0
+	for _, setup := range []struct {
+		name string
+		env  map[string]string
+		pre  []string
+	}{{"env", viaEnv, nil}, {"config", viaFile, []string{"--config", cfg}}, {"broken", broken, nil}} {
+		for _, c := range commands {
+			for _, format := range []string{"text", "json"} {
+				for _, verbose := range []bool{false, true} {
+					args := append(append([]string{}, setup.pre...), "-o", format)
+					if verbose {
+						args = append(args, "--verbose")
+					}
+					args = append(args, c...)
+					n++
+					r := oxyctl(t, setup.env, args...)
+					if setup.name != "broken" && r.code > 1 {
+						t.Errorf("%s %v: exit %d: %s", setup.name, args, r.code, r.stderr)
+					}
+					if strings.Contains(r.stderr, "internal error") {
+						t.Errorf("%v: %s", args, r.stderr)
+					}
+					noSecrets(t, r.stdout, r.stderr)
+				}
+			}
+		}
+	}
+	fileContainsSecretOutside(t, dir, cfg)
+	do.TakeViolations()
+	fmt.Fprintf(os.Stdout, "secrets: %d runs, no password or token in any output\n", n)
+}
+
+// fileContainsSecretOutside checks every file oxyctl may have written in dir
+// except the config the test wrote itself.
+func fileContainsSecretOutside(t *testing.T, dir, except string) {
+	t.Helper()
+	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || p == except {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		noSecrets(t, string(b))
+		return nil
+	})
+}
