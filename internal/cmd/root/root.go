@@ -89,6 +89,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		add("ops", c)
 	}
 	cmd.InitDefaultCompletionCmd()
+	dynamicCompletions(cmd, f)
 	ensureExitStatus(cmd)
 	return cmd
 }
