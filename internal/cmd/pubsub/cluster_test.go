@@ -53,6 +53,21 @@ func singleClient(t *testing.T, s *valkeytest.Server) valkey.Client {
 	return cl
 }
 
+// waitClusterBus waits until every node has its cluster-bus links to the
+// others in both directions: until then, a PUBLISH on one node may not
+// reach the others (the server drops it for a node it has no link to).
+func waitClusterBus(t *testing.T, c *valkeytest.Cluster) {
+	t.Helper()
+	want := 2 * (len(c.Nodes) - 1)
+	for _, n := range c.Nodes {
+		cl := singleClient(t, n)
+		waitFor(t, 10*time.Second, "cluster bus links of "+n.Addr, func() bool {
+			links, err := cl.Do(tctx(t), cl.B().ClusterLinks().Build()).ToArray()
+			return err == nil && len(links) >= want
+		})
+	}
+}
+
 // TestChannelsCluster: classic subscriptions live on the node each client
 // connected to, so channels asks every node and sums; sharded channels are
 // counted on their shards.
@@ -110,6 +125,7 @@ func TestChannelsCluster(t *testing.T) {
 // node; MONITOR on each primary sees SPUBLISH on every shard.
 func TestTailCluster(t *testing.T) {
 	c := valkeytest.StartCluster(t, valkeytest.Options{})
+	waitClusterBus(t, c)
 	f := fixtureByFile(t, "classic-broadcast-room.bin")
 
 	opts, out, _ := newTail(c.URL, output.JSON)

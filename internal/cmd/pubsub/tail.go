@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/MakeNowJust/heredoc"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -439,7 +440,7 @@ func (t *tailer) appendText(b []byte, m *socketio.Message) []byte {
 	th := t.th
 	var line strings.Builder
 	if th.TTY {
-		line.WriteString(th.Muted.Render(m.Time.Local().Format("15:04:05.000")))
+		line.WriteString(paint(th, th.Muted, m.Time.Local().Format("15:04:05.000")))
 	} else {
 		line.WriteString(m.Time.UTC().Format(timeMillis))
 	}
@@ -448,21 +449,21 @@ func (t *tailer) appendText(b []byte, m *socketio.Message) []byte {
 	if ns == "" {
 		ns = m.Channel
 	}
-	line.WriteString(th.Key.Render(ns))
+	line.WriteString(paint(th, th.Key, ns))
 	line.WriteString(" ")
 	switch m.Kind {
 	case socketio.KindBroadcast:
-		line.WriteString(th.Header.Render(orDash(m.Event)))
+		line.WriteString(paint(th, th.Header, orDash(m.Event)))
 	case socketio.KindUnknown:
-		line.WriteString(th.Warn.Render("unknown"))
+		line.WriteString(paint(th, th.Warn, "unknown"))
 	default:
 		label := m.Type
 		if label == "" {
 			label = m.Kind
 		}
-		line.WriteString(th.Muted.Render(m.Kind) + " " + th.Header.Render(label))
+		line.WriteString(paint(th, th.Muted, m.Kind) + " " + paint(th, th.Header, label))
 		if m.Event != "" {
-			line.WriteString(" " + th.Header.Render(m.Event))
+			line.WriteString(" " + paint(th, th.Header, m.Event))
 		}
 	}
 	var attrs []string
@@ -528,4 +529,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// paint styles s, or leaves it alone when color is off (lipgloss would
+// only spend time to change nothing).
+func paint(th *output.Theme, st lipgloss.Style, s string) string {
+	if !th.Color {
+		return s
+	}
+	return st.Render(s)
 }

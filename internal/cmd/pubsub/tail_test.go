@@ -14,7 +14,7 @@ import (
 )
 
 // fixtureByFile returns the captured message in file.
-func fixtureByFile(t *testing.T, file string) *fixture {
+func fixtureByFile(t testing.TB, file string) *fixture {
 	t.Helper()
 	for _, f := range loadFixtures(t) {
 		if f.File == file {
