@@ -2,13 +2,18 @@ package limits
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
+	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
 )
 
@@ -169,5 +174,58 @@ warning: 1 key is not a valid counter (not counted as clients):
 			checkOutput(t, "stdout", normalize(out.String()), tt.wantOut)
 			checkOutput(t, "stderr", errOut.String(), tt.wantErrOut)
 		})
+	}
+}
+
+func TestListProgress(t *testing.T) {
+	s := startServer(t)
+	var seeds []func(valkey.Builder) valkey.Completed
+	for i := range 3000 {
+		seeds = append(seeds, set(fmt.Sprintf("rl:c%d", i), 1, time.Minute))
+	}
+	s.seed(t, seeds...)
+	for _, tty := range []bool{true, false} {
+		ios, _, out, errOut := iostreams.Test()
+		ios.SetStderrTTY(tty)
+		c := testCommon(ios, s)
+		c.ProgressAfter = 0
+		// 3,000 keys at 6,000 keys/s: about half a second, long enough for a redraw.
+		opts := &listOptions{common: c, Format: output.JSON, Top: 1, Sort: "hits", Scan: scanFlags{Pace: 6000}}
+		if err := listRun(context.Background(), opts); err != nil {
+			t.Fatal(err)
+		}
+		got := errOut.String()
+		if tty {
+			if !strings.Contains(got, "scanning rl:*: ") || !strings.Contains(got, " keys scanned") || !strings.HasSuffix(got, "\r\x1b[K") {
+				t.Errorf("stderr on a terminal = %q, want progress then a cleared line", got)
+			}
+		} else if got != "" {
+			t.Errorf("stderr off a terminal = %q, want nothing", got)
+		}
+		if !strings.Contains(out.String(), `"scanned_keys": 3000`) {
+			t.Errorf("stdout = %s", out)
+		}
+	}
+}
+
+var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// TestListRunColor turns color on and checks only that the columns line up.
+func TestListRunColor(t *testing.T) {
+	s := startServer(t)
+	s.seedStandard(t)
+	ios, _, out, _ := ttyStreams(true)
+	ios.SetColorEnabled(true)
+	opts := &listOptions{common: testCommon(ios, s), Format: output.Text, Top: 20, Sort: "hits"}
+	if err := listRun(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\x1b[") {
+		t.Fatalf("no escape codes with color on:\n%s", out)
+	}
+	plain := ansiRE.ReplaceAllString(out.String(), "")
+	checkBoxes(t, plain)
+	if !strings.Contains(plain, "│ 198.51.100.23 ") {
+		t.Errorf("table:\n%s", plain)
 	}
 }
