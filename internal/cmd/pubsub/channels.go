@@ -64,11 +64,9 @@ func newCmdChannels(f *cmdutil.Factory, runF func(context.Context, *channelsOpti
 			  2  usage or configuration error (no Valkey URL, bad flag)
 			  3  cannot connect, TLS, authentication or timeout
 		`, "`"),
-		Example: heredoc.Doc(`
-			$ oxyctl pubsub channels
-			$ oxyctl pubsub channels --expected 6 -o json
-			$ oxyctl pubsub channels --sharded --key socket.io
-		`),
+		Example: "  $ oxyctl pubsub channels\n" +
+			"  $ oxyctl pubsub channels --expected 6 -o json\n" +
+			"  $ oxyctl pubsub channels --sharded --key socket.io",
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()

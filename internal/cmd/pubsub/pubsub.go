@@ -23,10 +23,8 @@ func NewCmdPubsub(f *cmdutil.Factory) *cobra.Command {
 			config, default socket.io). 'channels' shows which instances are listening;
 			'tail' decodes the traffic live without changing what the application sees.
 		`),
-		Example: heredoc.Doc(`
-			$ oxyctl pubsub channels
-			$ oxyctl pubsub tail --namespace /chat --count 20
-		`),
+		Example: "  $ oxyctl pubsub channels\n" +
+			"  $ oxyctl pubsub tail --namespace /chat --count 20",
 	}
 	cmd.AddCommand(newCmdChannels(f, nil), newCmdTail(f, nil))
 	return cmd

@@ -97,13 +97,11 @@ func newCmdTail(f *cmdutil.Factory, runF func(context.Context, *tailOptions) err
 			  3  cannot connect or subscribe, TLS, authentication, timeout, or the
 			     connection stayed down longer than --reconnect-timeout
 		`, "`"),
-		Example: heredoc.Doc(`
-			$ oxyctl pubsub tail
-			$ oxyctl pubsub tail --namespace /chat --room lobby --count 20
-			$ oxyctl pubsub tail --event message --duration 1m -o json | jq .args
-			$ oxyctl pubsub tail --requests --raw
-			$ oxyctl pubsub tail --sharded
-		`),
+		Example: "  $ oxyctl pubsub tail\n" +
+			"  $ oxyctl pubsub tail --namespace /chat --room lobby --count 20\n" +
+			"  $ oxyctl pubsub tail --event message --duration 1m -o json | jq .args\n" +
+			"  $ oxyctl pubsub tail --requests --raw\n" +
+			"  $ oxyctl pubsub tail --sharded",
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
@@ -174,8 +172,13 @@ func tailRun(ctx context.Context, opts *tailOptions) error {
 	}
 	timeout := opts.Timeout()
 
+	started := now()
 	conn, err := opts.Valkey(ctx)
 	if err != nil {
+		if ctx.Err() != nil { // Ctrl-C while connecting: still a normal end
+			(&tailer{opts: opts, summary: pubsubwatch.NewSummary()}).printSummary(now().Sub(started), "interrupted")
+			return nil
+		}
 		return err
 	}
 	defer conn.Close()
@@ -222,7 +225,6 @@ func tailRun(ctx context.Context, opts *tailOptions) error {
 	}
 	events := make(chan pubsubwatch.Event, 8192)
 	errc := make(chan error, 1)
-	started := now()
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -285,8 +287,11 @@ loop:
 	if err := t.w.Flush(); err != nil && runErr == nil {
 		runErr = outputErr(err)
 	}
-	if runErr != nil && !t.everReady {
+	if runErr != nil && !t.everReady && ctx.Err() == nil {
 		return runErr // never subscribed: a plain error, no summary
+	}
+	if ctx.Err() != nil {
+		runErr = nil // Ctrl-C: a normal end, whatever was in progress
 	}
 	var reason endReason
 	switch {

@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 // fixtureByFile returns the captured message in file.
@@ -291,3 +294,82 @@ func TestTailOutputError(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// TestTailTerminal: on a terminal each line is cut to the width (styles
+// included), and colors show only when enabled.
+func TestTailTerminal(t *testing.T) {
+	srv := valkeytest.Start(t, valkeytest.Options{})
+	cl := srv.Client(t)
+	f := fixtureByFile(t, "classic-broadcast-all.bin")
+	for _, color := range []bool{false, true} {
+		opts, out, _ := newTail(srv.URL, output.Text)
+		opts.IO.SetStdoutTTY(true)
+		opts.IO.SetColorEnabled(color)
+		opts.IO.SetTerminalWidth(40)
+		opts.Count = 1
+		r := startTail(t, opts)
+		publish(t, cl, f.Channel, f.payload)
+		if err := r.wait(t, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		line := strings.TrimSuffix(out.String(), "\n")
+		if w := ansi.StringWidth(line); w != 40 || !strings.HasSuffix(ansi.Strip(line), "…") {
+			t.Errorf("color %v: width %d, want 40 ending in …: %q", color, w, line)
+		}
+		if hasEsc := strings.Contains(line, "\x1b["); hasEsc != color {
+			t.Errorf("color %v: escape codes %v: %q", color, hasEsc, line)
+		}
+		if !strings.Contains(ansi.Strip(line), " / news to=all from=9UUkUo") {
+			t.Errorf("color %v: %q", color, ansi.Strip(line))
+		}
+	}
+}
+
+// TestTailInterruptedWhileConnecting: Ctrl-C before the tail is subscribed
+// still ends it normally.
+func TestTailInterruptedWhileConnecting(t *testing.T) {
+	opts, _, errOut := newTail("redis://127.0.0.1:1", output.JSON)
+	ctx, cancel := context.WithCancel(context.Background())
+	opts.Valkey = func(c context.Context) (*valkeyclient.Conn, error) {
+		cancel()
+		<-c.Done()
+		return nil, apperr.ErrInterrupted
+	}
+	if err := tailRun(ctx, opts); err != nil {
+		t.Fatalf("err = %v, want nil", err)
+	}
+	if !strings.Contains(errOut.String(), "tail: 0 message(s)") {
+		t.Errorf("no summary: %q", errOut.String())
+	}
+}
+
+// TestTailTLS: MONITOR (a raw connection) and PSUBSCRIBE over TLS with a
+// password, verified against the test CA.
+func TestTailTLS(t *testing.T) {
+	srv := valkeytest.Start(t, valkeytest.Options{TLS: true, Password: "s3cret"})
+	cl := srv.Client(t)
+	for _, sharded := range []bool{false, true} {
+		opts, out, errOut := newTail(srv.URL, output.JSON)
+		opts.Valkey = func(ctx context.Context) (*valkeyclient.Conn, error) {
+			return valkeyclient.Connect(ctx, valkeyclient.Options{URL: srv.URL, CAFile: srv.CAFile, Timeout: 5 * time.Second})
+		}
+		opts.Sharded, opts.ShardedSet, opts.Count = sharded, true, 1
+		r := startTail(t, opts)
+		f := fixtureByFile(t, "classic-broadcast-room.bin")
+		if sharded {
+			f = fixtureByFile(t, "sharded-broadcast-room.bin")
+			spublish(t, cl, f.Channel, f.payload)
+		} else {
+			publish(t, cl, f.Channel, f.payload)
+		}
+		if err := r.wait(t, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if recs := parseRecords(t, out.lines()); len(recs) != 1 || recs[0].str("event") != "roomEvent" {
+			t.Errorf("sharded %v: %s", sharded, out.String())
+		}
+		if strings.Contains(errOut.String(), "s3cret") {
+			t.Errorf("the password shows on stderr")
+		}
+	}
+}
