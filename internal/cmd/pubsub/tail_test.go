@@ -3,6 +3,7 @@ package pubsub
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/pubsubwatch"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -370,6 +372,60 @@ func TestTailTLS(t *testing.T) {
 		}
 		if strings.Contains(errOut.String(), "s3cret") {
 			t.Errorf("the password shows on stderr")
+		}
+	}
+}
+
+// TestTailNeverSubscribes watches the server with MONITOR while a classic
+// tail (PSUBSCRIBE) and a sharded tail (MONITOR) run: neither sends
+// SUBSCRIBE or SSUBSCRIBE, and the PSUBSCRIBE shows that MONITOR would see one.
+func TestTailNeverSubscribes(t *testing.T) {
+	srv := valkeytest.Start(t, valkeytest.Options{})
+	c, br, err := pubsubwatch.RawDialer{Timeout: 5 * time.Second}.Dial(context.Background(), srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("MONITOR\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1000)
+	go func() {
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				close(lines)
+				return
+			}
+			lines <- l
+		}
+	}()
+	if l := <-lines; !strings.HasPrefix(l, "+OK") {
+		t.Fatalf("MONITOR: %q", l)
+	}
+	for _, sharded := range []bool{false, true} {
+		opts, _, _ := newTail(srv.URL, output.JSON)
+		opts.Sharded, opts.ShardedSet = sharded, true
+		r := startTail(t, opts)
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	var seen []string
+	for l := range lines {
+		if i := strings.Index(l, `] "`); i >= 0 {
+			cmd, _, _ := strings.Cut(l[i+3:], `"`)
+			seen = append(seen, strings.ToUpper(cmd))
+		}
+	}
+	if !slices.Contains(seen, "PSUBSCRIBE") {
+		t.Fatalf("MONITOR did not see the PSUBSCRIBE: %v", seen)
+	}
+	for _, cmd := range seen {
+		if cmd == "SUBSCRIBE" || cmd == "SSUBSCRIBE" {
+			t.Errorf("a tail sent %s (commands seen: %v)", cmd, seen)
 		}
 	}
 }
