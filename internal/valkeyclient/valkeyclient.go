@@ -130,32 +130,15 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	type result struct {
-		c   valkey.Client
-		err error
+	// Ask a single connection first whether the server is a cluster node,
+	// rather than trust valkey-go's probe (CLUSTER SLOTS), which some
+	// Redis-compatible servers answer without being clusters.
+	single := opt
+	single.ForceSingleClient = true
+	client, err := newClient(ctx, single)
+	if err != nil {
+		return nil, explainTimeout(Classify(err, t), t, o.Resolver)
 	}
-	done := make(chan result, 1)
-	go func() {
-		c, err := valkey.NewClient(opt)
-		done <- result{c, err}
-	}()
-	var client valkey.Client
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, explainTimeout(Classify(r.err, t), t, o.Resolver)
-		}
-		client = r.c
-	case <-ctx.Done():
-		// Close whatever NewClient eventually returns.
-		go func() {
-			if r := <-done; r.c != nil {
-				r.c.Close()
-			}
-		}()
-		return nil, explainTimeout(Classify(ctx.Err(), t), t, o.Resolver)
-	}
-	conn := &Conn{Client: client, Addr: t.Addr(), Target: t, TLS: opt.TLSConfig, opts: o}
 	info, err := client.Do(ctx, client.B().Info().Section("cluster").Build()).ToString()
 	if verr, ok := valkey.IsValkeyErr(err); ok && !strings.Contains(verr.Error(), "NOAUTH") && !strings.Contains(verr.Error(), "WRONGPASS") && !strings.Contains(verr.Error(), "NOPERM") {
 		// A server that does not know INFO cluster (an embedded
@@ -166,8 +149,41 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		client.Close()
 		return nil, Classify(err, t)
 	}
-	conn.Cluster = strings.Contains(info, "cluster_enabled:1")
+	conn := &Conn{Client: client, Addr: t.Addr(), Target: t, TLS: opt.TLSConfig, opts: o}
+	if !strings.Contains(info, "cluster_enabled:1") {
+		return conn, nil
+	}
+	client.Close()
+	if conn.Client, err = newClient(ctx, opt); err != nil {
+		return nil, Classify(err, t)
+	}
+	conn.Cluster = true
 	return conn, nil
+}
+
+// newClient runs valkey.NewClient (which dials and authenticates without a
+// context) within ctx, closing a late client.
+func newClient(ctx context.Context, opt valkey.ClientOption) (valkey.Client, error) {
+	type result struct {
+		c   valkey.Client
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := valkey.NewClient(opt)
+		done <- result{c, err}
+	}()
+	select {
+	case r := <-done:
+		return r.c, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // explainTimeout tells a TLS client that waited in vain apart from a server

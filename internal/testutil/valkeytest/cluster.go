@@ -85,6 +85,12 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 				okAll = false
 				break
 			}
+			// Every bus link up, so a PUBLISH reaches every node.
+			nodes, err := cl.Do(ctx, cl.B().ClusterNodes().Build()).ToString()
+			if err != nil || strings.Count(nodes, " connected") != len(clients) {
+				okAll = false
+				break
+			}
 		}
 		if okAll {
 			return c
