@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unsafe"
 
 	"github.com/tinylib/msgp/msgp"
 )
@@ -23,7 +24,20 @@ import (
 //   - broadcast-shaped + map/JSON: sharded or streams envelope
 //     `{type, data, uid, nsp}`, its kind taken from the type;
 //   - request/response + map/JSON: classic request/response body.
-func Decode(channel string, payload []byte, opts Options) (m Message) {
+func Decode(channel string, payload []byte, opts Options) Message {
+	return decode(channel, payload, "", opts)
+}
+
+// DecodeString is Decode for a payload held in a string, as valkey-go
+// delivers pub/sub messages. It saves a copy: decoded strings share the
+// payload's (immutable) memory instead of a private copy of it.
+func DecodeString(channel, payload string, opts Options) Message {
+	// A read-only view: nothing below writes to the payload.
+	return decode(channel, unsafe.Slice(unsafe.StringData(payload), len(payload)), payload, opts)
+}
+
+// decode does the work; str is payload as a string when the caller has one.
+func decode(channel string, payload []byte, str string, opts Options) (m Message) {
 	key := opts.Key
 	if key == "" {
 		key = DefaultKey
@@ -67,7 +81,7 @@ func Decode(channel string, payload []byte, opts Options) (m Message) {
 		switch {
 		case format == fmtArray:
 			m.Adapter, m.Kind = AdapterClassic, KindBroadcast
-			err = decodeClassicBroadcast(&m, payload)
+			err = decodeClassicBroadcast(&m, &mpDecoder{src: payload, all: str})
 		case format == fmtJSON || opts.Sharded:
 			m.Adapter = AdapterSharded
 			err = decodeEnvelope(&m, payload, format)
@@ -162,8 +176,8 @@ func payloadFormat(c byte) payloadFmt {
 
 // decodeClassicBroadcast is the hot path: it reads the array straight into
 // the Message, with generic values only for arguments and flags.
-func decodeClassicBroadcast(m *Message, b []byte) error {
-	d := &mpDecoder{src: b}
+func decodeClassicBroadcast(m *Message, d *mpDecoder) error {
+	b := d.src
 	n, o, err := msgp.ReadArrayHeaderBytes(b)
 	if err != nil {
 		return decodeErr("broadcast", err)

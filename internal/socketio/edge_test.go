@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tinylib/msgp/msgp"
 )
@@ -455,5 +457,21 @@ func TestAppendStringBytes(t *testing.T) {
 	}
 	for _, s := range []string{"", "héllo ✓", "\u2028\u2029", "12345678\u20289", "\xe2\x80", "abcdefg\xe2\x80\xa8", strings.Repeat("é", 9), "\U0001F600abcdefgh"} {
 		check(s)
+	}
+}
+
+func TestAppendTime(t *testing.T) {
+	times := []time.Time{{}, time.Unix(0, 0), time.Unix(1796049847, 198000000), time.Unix(1796049847, 1),
+		time.Unix(1796049847, 999999999), time.Unix(1796049847, 120000000), time.Date(9999, 12, 31, 23, 59, 59, 5, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		times = append(times, time.Unix(r.Int64N(400000000000)-200000000000, r.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		tm = tm.UTC()
+		if got, want := string(appendTime(nil, tm)), tm.Format(time.RFC3339Nano); got != want {
+			t.Fatalf("%v: got %s, want %s", tm, got, want)
+		}
 	}
 }

@@ -23,7 +23,7 @@ const maxJSONDepth = 512
 // characters are not escaped. Map keys are sorted, as encoding/json does.
 func AppendJSON(dst []byte, m *Message) []byte {
 	dst = append(dst, `{"time":"`...)
-	dst = m.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = appendTime(dst, m.Time.UTC())
 	dst = append(dst, `","channel":`...)
 	dst = appendString(dst, m.Channel)
 	dst = append(dst, `,"kind":`...)
@@ -199,6 +199,34 @@ func appendObject(dst []byte, m map[string]any, depth int) []byte {
 		dst = appendValue(dst, p.v, depth)
 	}
 	return append(dst, '}')
+}
+
+// appendTime writes t (in UTC) exactly as t.AppendFormat(dst,
+// time.RFC3339Nano) would, without the general layout interpreter.
+func appendTime(dst []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, time.RFC3339Nano)
+	}
+	hour, minute, sec := t.Clock()
+	dst = append(dst, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, frac[:n]...)
+	}
+	return append(dst, 'Z')
 }
 
 // appendFloat formats like encoding/json; non-finite values become null.
