@@ -1,6 +1,10 @@
 package socketio
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/oxyhq/oxyctl/internal/glob"
+)
 
 // ChannelInfo is what a channel name says about a message.
 type ChannelInfo struct {
@@ -154,25 +158,8 @@ func ShardChannelsPattern(key string) string {
 	return GlobEscape(key) + "#*"
 }
 
-// GlobEscape escapes the characters that Redis/Valkey glob patterns treat
-// specially (`*`, `?`, `[`, `]`, `\`), so s matches only itself.
-func GlobEscape(s string) string {
-	if !strings.ContainsAny(s, `*?[]\`) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 4)
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
+// GlobEscape escapes glob characters in a key or namespace (see glob.Escape).
+func GlobEscape(s string) string { return glob.Escape(s) }
 
 // IsShardedUID reports whether s looks like a sharded/streams adapter uid or
 // request id: 16 lowercase hex characters.
