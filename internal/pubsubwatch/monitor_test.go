@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
+
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
@@ -150,20 +152,4 @@ func TestMonitorRefused(t *testing.T) {
 	}
 }
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return repo.MustRoot(t) }

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
@@ -71,23 +72,9 @@ func TestTour(t *testing.T) {
 
 // TestEmbeddedSpecIsCurrent keeps the sandbox's copy of the spec equal to ../shared/specs.
 func TestEmbeddedSpecIsCurrent(t *testing.T) {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-	shared, err := os.ReadFile(filepath.Join(dir, "..", "shared", "specs", "digitalocean-openapi-subset.yaml"))
+	shared, err := os.ReadFile(repo.Shared(t, "specs", "digitalocean-openapi-subset.yaml"))
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("../shared/specs missing: %v", err)
-		}
-		t.Skipf("../shared/specs not beside the repo: %v", err)
+		t.Fatal(err)
 	}
 	if !bytes.Equal(shared, embeddedSpec) {
 		t.Fatal("internal/sandbox/spec is stale: copy ../shared/specs/digitalocean-openapi-subset.yaml")

@@ -15,33 +15,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.json")
 
-// fixtureDir finds ../shared/fixtures/socketio-redis-adapter from the repo
-// root (the directory holding go.mod).
+// fixtureDir is ../shared/fixtures/socketio-redis-adapter.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures", "socketio-redis-adapter")
-	if _, err := os.Stat(filepath.Join(fx, "cases.json")); err != nil {
-		t.Fatalf("fixtures not found: %v", err)
-	}
-	return fx
+	return repo.Shared(t, "fixtures", "socketio-redis-adapter")
 }
 
 type fixtureFile struct {

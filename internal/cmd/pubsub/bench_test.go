@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
+
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
@@ -232,19 +234,4 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func repoRootB(b *testing.B) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			b.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-}
+func repoRootB(b *testing.B) string { return repo.MustRoot(b) }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
+
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/config"
@@ -229,24 +231,8 @@ func clientList(t *testing.T, cl valkey.Client) string {
 	return s
 }
 
-// repoRoot walks up to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal(errors.New("go.mod not found above the package directory"))
-		}
-		dir = parent
-	}
-}
+// repoRoot is the directory holding go.mod.
+func repoRoot(t testing.TB) string { return repo.MustRoot(t) }
 
 // fixture is one captured adapter message.
 type fixture struct {

@@ -2,13 +2,14 @@ package dostub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sync"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -20,27 +21,18 @@ import (
 // (the shared folder sits beside the repository).
 const SpecRelPath = "../shared/specs/digitalocean-openapi-subset.yaml"
 
-// FindSpec walks up from the working directory to the directory holding
-// go.mod and returns the spec path beside it.
+// FindSpec returns the spec beside the repository root (the directory
+// holding go.mod).
 func FindSpec() (string, error) {
-	dir, err := os.Getwd()
+	dir, err := repo.Root()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("dostub: %v; set Options.SpecPath", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, filepath.FromSlash(SpecRelPath))
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("dostub: spec not found at %s: %w", p, err)
-			}
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("dostub: no go.mod above the working directory; set Options.SpecPath")
-		}
-		dir = parent
+	p := filepath.Join(dir, filepath.FromSlash(SpecRelPath))
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("dostub: spec not found at %s: %w", p, err)
 	}
+	return p, nil
 }
 
 type loadedSpec struct {

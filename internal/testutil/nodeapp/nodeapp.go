@@ -20,7 +20,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -35,6 +34,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 )
 
 // StampFile is written into node_modules by install.sh: the SHA-256 of the
@@ -251,23 +252,8 @@ func checkInstalled(dir string) error {
 	return nil
 }
 
-// RepoRoot walks up from the working directory to the directory with go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+// RepoRoot is the directory with go.mod (see repo.Root).
+func RepoRoot() (string, error) { return repo.Root() }
 
 // appEnvKeys are the variables the apps read; inherited values are dropped
 // so a developer's shell cannot change what a test starts.
