@@ -310,14 +310,24 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 		parts = append(parts, fmt.Sprintf("cluster %s, %d nodes, %s %s", d.ClusterState, len(d.Nodes), d.Server, d.Version))
 	} else if len(d.Nodes) == 1 && d.Nodes[0].Error == "" {
 		n := d.Nodes[0]
-		parts = append(parts, fmt.Sprintf("%s %s %s, up %s, %s", n.Server, n.Version, n.Role, uptime(n.UptimeS), plural(n.ConnectedClients, "client")))
-		mem := "memory " + humanBytes(n.UsedMemoryBytes)
-		if n.MaxMemoryBytes > 0 {
-			mem += fmt.Sprintf(" of %s (%.1f%%)", humanBytes(n.MaxMemoryBytes), n.MemoryPct)
-		} else {
-			mem += " (no maxmemory)"
+		// A Redis-compatible server may leave INFO fields out: show what it gave.
+		head := strings.Join(strings.Fields(n.Server+" "+n.Version+" "+n.Role), " ")
+		if n.UptimeS > 0 {
+			head += ", up " + uptime(n.UptimeS)
 		}
-		parts = append(parts, mem, n.MaxMemoryPolicy)
+		parts = append(parts, strings.TrimPrefix(head+", "+plural(n.ConnectedClients, "client"), ", "))
+		if n.UsedMemoryBytes > 0 {
+			mem := "memory " + humanBytes(n.UsedMemoryBytes)
+			if n.MaxMemoryBytes > 0 {
+				mem += fmt.Sprintf(" of %s (%.1f%%)", humanBytes(n.MaxMemoryBytes), n.MemoryPct)
+			} else {
+				mem += " (no maxmemory)"
+			}
+			parts = append(parts, mem)
+		}
+		if n.MaxMemoryPolicy != "" {
+			parts = append(parts, n.MaxMemoryPolicy)
+		}
 	} else {
 		return ""
 	}
