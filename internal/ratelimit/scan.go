@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,12 +157,14 @@ func scanNode(ctx context.Context, c valkey.Client, l Limiter, o ScanOptions, ou
 	// One round trip measures the latency and tells a cluster node (where
 	// MGET across slots is refused) from a standalone server.
 	start := time.Now()
-	hello := c.DoMulti(ctx, c.B().Ping().Build(), c.B().Info().Section("cluster").Build())
+	hello := c.DoMulti(ctx, c.B().Ping().Build(), c.B().Info().Section("cluster").Build(), c.B().Info().Section("server").Build())
 	if err := hello[0].Error(); err != nil {
 		return wrapErr(ctx, "PING "+addr, err)
 	}
 	rtt := time.Since(start)
 	info, _ := hello[1].ToString()
+	serverInfo, _ := hello[2].ToString()
+	runID := infoField(serverInfo, "run_id")
 	f := fetcher{c: c, l: l, now: o.Now, windowMS: l.WindowMS(), mget: !strings.Contains(info, "cluster_enabled:1")}
 	count := o.countFor(rtt)
 	inflight := min(max(4, 2*((count+o.Batch-1)/o.Batch)+2), maxInflight)
@@ -170,6 +173,11 @@ func scanNode(ctx context.Context, c valkey.Client, l Limiter, o ScanOptions, ou
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// A SCAN cursor means nothing to another server process: one that
+	// restarted (or a replica that took over) has its keys in another order,
+	// so going on would miss keys or count them twice. valkey-go reconnects
+	// by itself when it notices a dropped connection between two commands,
+	// so the scan checks at the end that it talked to one process throughout.
 	var cursor uint64
 	var pace pacer
 	pace.init(o.Pace)
@@ -210,9 +218,39 @@ func scanNode(ctx context.Context, c valkey.Client, l Limiter, o ScanOptions, ou
 		}
 		cursor = entry.Cursor
 		if cursor == 0 {
-			return nil
+			wg.Wait()
+			return sameServer(ctx, c, addr, runID)
 		}
 	}
+}
+
+// sameServer fails when the server at addr is no longer the process whose
+// run_id the scan started with. An empty runID (a server that does not
+// report one) is not checked.
+func sameServer(ctx context.Context, c valkey.Client, addr, runID string) error {
+	if runID == "" || ctx.Err() != nil {
+		return nil
+	}
+	info, err := c.Do(ctx, c.B().Info().Section("server").Build()).ToString()
+	if err != nil {
+		return wrapErr(ctx, "INFO on "+addr, err)
+	}
+	if now := infoField(info, "run_id"); now != runID {
+		return apperr.Runtime(apperr.KindConnect,
+			fmt.Errorf("%s restarted or failed over during the scan (its run_id changed), so keys may have been missed or counted twice", addr),
+			"run the command again")
+	}
+	return nil
+}
+
+// infoField returns the value of field in an INFO reply ("" when absent).
+func infoField(info, field string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // fetcher reads and classifies batches of keys from one node.
@@ -458,6 +496,9 @@ func wrapErr(ctx context.Context, what string, err error) error {
 			kind = apperr.KindAuth
 		}
 		return apperr.Runtime(kind, fmt.Errorf("%s: %s", what, msg), "")
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return apperr.Runtime(apperr.KindConnect, fmt.Errorf("%s: the server closed the connection (%w)", what, err), "check that Valkey is up and reachable, then run the command again")
 	}
 	return apperr.Runtime(apperr.KindConnect, fmt.Errorf("%s: %w", what, err), "check that Valkey is reachable")
 }
