@@ -24,6 +24,11 @@ import (
 	"github.com/oxyhq/oxyctl/internal/redact"
 )
 
+// cobra's run hooks of every command on the path run, not only the
+// nearest. It is a package variable of cobra: set it once, before any Run,
+// so that concurrent Runs (tests) do not race on it.
+func init() { cobra.EnableTraverseRunHooks = true }
+
 // Main runs oxyctl with the process's arguments and streams.
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -42,7 +47,6 @@ func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv co
 	cmd.SetErr(ios.ErrOut)
 
 	started := false
-	cobra.EnableTraverseRunHooks = true
 	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		started = true
 		ios.Verbose = f.Flags.Verbose
