@@ -245,8 +245,21 @@ func runSource(ctx context.Context, cfg *Config, s source, out chan<- Event, all
 	var lostErr error
 	attempt := 0
 	for {
-		connected := false
-		serr := s.session(ctx, func(detail string) {
+		// A session calls ready once subscribed, but a message can come
+		// first: on the client's reader goroutine, as soon as the first of
+		// several patterns is confirmed. The session's Ready or Gap event
+		// goes out before its first message either way, so that a gap is
+		// never reported after messages that followed it (nor lost when
+		// --count ends the run on one of them). mu guards the session state
+		// shared with that goroutine.
+		var mu sync.Mutex
+		connected, ended := false, false
+		announce := func(detail string) {
+			mu.Lock()
+			defer mu.Unlock()
+			if connected || ended {
+				return
+			}
 			connected = true
 			now := cfg.Now()
 			if !everReady {
@@ -256,7 +269,16 @@ func runSource(ctx context.Context, cfg *Config, s source, out chan<- Event, all
 				deliver(Event{Kind: EventGap, Time: now, Node: s.node(), From: lostAt, To: now, Err: lostErr, Detail: detail})
 			}
 			lostAt, lostErr, attempt = time.Time{}, nil, 0
-		}, deliver)
+		}
+		serr := s.session(ctx, announce, func(ev Event) bool {
+			if ev.Kind == EventMessage {
+				announce("")
+			}
+			return deliver(ev)
+		})
+		mu.Lock()
+		ended = true // a late message of this session announces nothing
+		mu.Unlock()
 		if ctx.Err() != nil {
 			return nil
 		}
