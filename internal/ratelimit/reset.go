@@ -24,6 +24,10 @@ type ResetResult struct {
 	// Skipped lists keys that exist under the prefix but are not strings
 	// (a hash, set, stream, ...): they are not counters and are never deleted.
 	Skipped []Anomaly `json:"skipped"`
+	// Unknown lists keys whose UNLINK was sent but whose answer never came
+	// (the connection dropped): each may or may not be deleted. Only an
+	// interrupted reset has any; it is reported on stderr, not in JSON.
+	Unknown []string `json:"-"`
 }
 
 func newResetResult(dryRun bool) ResetResult {
@@ -104,6 +108,8 @@ func ResetFound(ctx context.Context, c valkey.Client, keys []string, dryRun bool
 			res.Deleted = append(res.Deleted, k)
 		case 0:
 			res.NotFound = append(res.NotFound, k)
+		case sentNoAnswer:
+			res.Unknown = append(res.Unknown, k)
 		}
 	}
 	if err != nil {
@@ -112,13 +118,19 @@ func ResetFound(ctx context.Context, c valkey.Client, keys []string, dryRun bool
 	return res, nil
 }
 
+// Values doPerKey leaves for keys without a parsed answer.
+const (
+	notSent      = -1 // never sent: certainly not done
+	sentNoAnswer = -2 // sent, but the answer was an error (or never came)
+)
+
 // doPerKey sends one command per key in pipelines of resetBatch commands,
 // resetInflight pipelines at a time, and returns parse(reply) per key. On
-// error the values of keys not (known to be) done are -1.
+// error a key's value is notSent or sentNoAnswer.
 func doPerKey(ctx context.Context, c valkey.Client, keys []string, build func(string) valkey.Completed, parse func(valkey.ValkeyResult) (int64, error)) ([]int64, error) {
 	out := make([]int64, len(keys))
 	for i := range out {
-		out[i] = -1
+		out[i] = notSent
 	}
 	var (
 		wg      sync.WaitGroup
@@ -143,8 +155,9 @@ func doPerKey(ctx context.Context, c valkey.Client, keys []string, build func(st
 			defer func() { <-sem }()
 			defer recoverTo(setErr)
 			cmds := make(valkey.Commands, 0, hi-lo)
-			for _, k := range keys[lo:hi] {
+			for j, k := range keys[lo:hi] {
 				cmds = append(cmds, build(k))
+				out[lo+j] = sentNoAnswer
 			}
 			for j, r := range c.DoMulti(ctx, cmds...) {
 				v, err := parse(r)

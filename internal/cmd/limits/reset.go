@@ -190,11 +190,17 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 	return opts.print(l, res)
 }
 
-// partial tells stderr what an interrupted reset had already deleted.
+// partial tells stderr what an interrupted reset had already deleted, and
+// how many deletes were sent without an answer (each may have happened).
 func (opts *resetOptions) partial(res ratelimit.ResetResult) {
-	if len(res.Deleted) > 0 && !res.DryRun {
-		opts.IO.Warnf("stopped after deleting %s", plural(len(res.Deleted), "counter"))
+	if res.DryRun || len(res.Deleted)+len(res.Unknown) == 0 {
+		return
 	}
+	msg := "stopped after deleting " + plural(len(res.Deleted), "counter")
+	if len(res.Unknown) > 0 {
+		msg += fmt.Sprintf("; %d more may have been deleted (their answers were lost with the connection): run 'oxyctl limits list' to see what is left", len(res.Unknown))
+	}
+	opts.IO.Warnf("%s", msg)
 }
 
 func (opts *resetOptions) print(l ratelimit.Limiter, res ratelimit.ResetResult) error {
