@@ -26,14 +26,14 @@ func BenchmarkKeyFor(b *testing.B) {
 
 func BenchmarkTopN(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	recs := make([]Record, 100000)
+	recs := make([]counter, 100000)
 	for i := range recs {
-		recs[i] = Record{Key: fmt.Sprintf("rl:%d", i), Hits: rng.Int64N(400)}
+		recs[i] = counter{key: fmt.Sprintf("rl:%d", i), hits: rng.Int64N(400)}
 	}
 	less, _ := lessFunc(SortHits)
 	b.ReportAllocs()
 	for b.Loop() {
-		h := newTopN(20, less, recordKey)
+		h := newTopN(20, less, counterKey)
 		for _, r := range recs {
 			h.add(r)
 		}
@@ -46,7 +46,7 @@ func benchKeys(b *testing.B, tp topo, n int) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	var cmds valkey.Commands
 	for i := range n {
-		cmds = append(cmds, counter(tp.client, fmt.Sprintf("rl:10.%d.%d.%d", i>>16, (i>>8)&255, i&255), 1+rng.Int64N(400), 10*time.Minute))
+		cmds = append(cmds, setCounter(tp.client, fmt.Sprintf("rl:10.%d.%d.%d", i>>16, (i>>8)&255, i&255), 1+rng.Int64N(400), 10*time.Minute))
 	}
 	do(b, tp.client, cmds)
 }

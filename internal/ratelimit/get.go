@@ -63,8 +63,9 @@ func Get(ctx context.Context, c valkey.Client, l Limiter, clients []string, now 
 		case problem != "":
 			res.Anomalies = append(res.Anomalies, newAnomaly(k, problem))
 		case ok:
-			rec.Query = queries[i]
-			res.Clients = append(res.Clients, rec)
+			r := rec.record(l)
+			r.Query = queries[i]
+			res.Clients = append(res.Clients, r)
 		default:
 			res.NotFound = append(res.NotFound, Missing{Query: queries[i], Client: ClientOf(l, k), Key: k, KeyBase64: KeyBase64(k)})
 		}

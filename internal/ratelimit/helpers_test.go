@@ -68,7 +68,7 @@ func do(t testing.TB, c valkey.Client, cmds valkey.Commands) {
 }
 
 // counter builds the SET a rate-limit-redis increment leaves behind.
-func counter(c valkey.Client, key string, hits int64, pttl time.Duration) valkey.Completed {
+func setCounter(c valkey.Client, key string, hits int64, pttl time.Duration) valkey.Completed {
 	return c.B().Set().Key(key).Value(fmt.Sprint(hits)).Px(pttl).Build()
 }
 

@@ -58,27 +58,28 @@ func List(ctx context.Context, primaries []valkey.Client, l Limiter, o ListOptio
 		return ListResult{}, apperr.Usagef("--top must be 0 (all) or more, got %d", o.Top)
 	}
 	res := ListResult{Limiter: l.Info()}
-	top := newTopN(o.Top, less, recordKey)
+	top := newTopN(o.Top, less, counterKey)
 	anoms := newAnomalySet()
 	res.ScannedKeys, err = scan(ctx, primaries, l, o.Scan, func(b *scanBatch) {
-		for _, r := range b.records {
-			if (o.BlockedOnly && !r.Blocked) || r.Hits < o.MinHits {
+		for i := range b.counters {
+			c := &b.counters[i]
+			if (o.BlockedOnly && !c.blocked(l)) || c.hits < o.MinHits {
 				continue
 			}
 			res.MatchedClients++
-			top.add(r)
+			top.add(*c)
 		}
 		anoms.add(b.anomalies)
 	})
 	if err != nil {
 		return ListResult{}, err
 	}
-	res.Clients = top.sorted()
+	res.Clients = records(l, top.sorted())
 	res.Anomalies, res.AnomalyCount = anoms.result()
 	return res, nil
 }
 
-func recordKey(r *Record) string   { return r.Key }
+func counterKey(c *counter) string { return c.key }
 func anomalyKey(a *Anomaly) string { return a.Key }
 
 // anomalySet keeps the first MaxAnomalies anomalies in key order.

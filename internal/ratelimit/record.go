@@ -63,22 +63,44 @@ func Printable(s string) string {
 	return s
 }
 
-// newRecord builds a client record from a counter's value and PTTL.
-func newRecord(l Limiter, key string, hits, pttl int64, now time.Time) Record {
-	rem := l.Limit - hits
-	if rem < 0 {
-		rem = 0
-	}
+// counter is a valid counter as a scan carries it: small, so that a scan
+// of millions of keys moves and compares little; a Record is built only for
+// the counters that are shown.
+type counter struct {
+	key      string
+	hits     int64
+	pttl     int64 // reset_in_ms
+	resetsAt int64 // Unix ms: the reading's time + pttl
+}
+
+func newCounter(key string, hits, pttl int64, now time.Time) counter {
+	return counter{key: key, hits: hits, pttl: pttl, resetsAt: now.UnixMilli() + pttl}
+}
+
+// blocked reports hits > limit.
+func (c *counter) blocked(l Limiter) bool { return c.hits > l.Limit }
+
+// record builds the JSON record of c.
+func (c *counter) record(l Limiter) Record {
 	return Record{
-		Client:    ClientOf(l, key),
-		Key:       key,
-		KeyBase64: KeyBase64(key),
-		Hits:      hits,
-		Remaining: rem,
-		Blocked:   hits > l.Limit,
-		ResetInMS: pttl,
-		ResetsAt:  now.Add(time.Duration(pttl) * time.Millisecond).UTC().Truncate(time.Millisecond),
+		Client:    ClientOf(l, c.key),
+		Key:       c.key,
+		KeyBase64: KeyBase64(c.key),
+		Hits:      c.hits,
+		Remaining: max(0, l.Limit-c.hits),
+		Blocked:   c.blocked(l),
+		ResetInMS: c.pttl,
+		ResetsAt:  time.UnixMilli(c.resetsAt).UTC(),
 	}
+}
+
+// records builds the records of cs.
+func records(l Limiter, cs []counter) []Record {
+	out := make([]Record, len(cs))
+	for i := range cs {
+		out[i] = cs[i].record(l)
+	}
+	return out
 }
 
 func newAnomaly(key, problem string) Anomaly {
@@ -97,25 +119,25 @@ var SortOrders = []string{SortHits, SortTTL, SortClient}
 
 // lessFunc returns "a comes before b" for a sort order. Ties are broken by
 // the key bytes so that output is deterministic.
-func lessFunc(order string) (func(a, b *Record) bool, error) {
+func lessFunc(order string) (func(a, b *counter) bool, error) {
 	switch order {
 	case "", SortHits:
-		return func(a, b *Record) bool {
-			if a.Hits != b.Hits {
-				return a.Hits > b.Hits
+		return func(a, b *counter) bool {
+			if a.hits != b.hits {
+				return a.hits > b.hits
 			}
-			return a.Key < b.Key
+			return a.key < b.key
 		}, nil
 	case SortTTL:
-		return func(a, b *Record) bool {
-			if a.ResetInMS != b.ResetInMS {
-				return a.ResetInMS < b.ResetInMS
+		return func(a, b *counter) bool {
+			if a.pttl != b.pttl {
+				return a.pttl < b.pttl
 			}
-			return a.Key < b.Key
+			return a.key < b.key
 		}, nil
 	case SortClient:
-		return func(a, b *Record) bool {
-			return a.Key < b.Key
+		return func(a, b *counter) bool {
+			return a.key < b.key
 		}, nil
 	}
 	return nil, fmt.Errorf("unknown sort order %q (valid: %s)", order, strings.Join(SortOrders, ", "))

@@ -210,26 +210,26 @@ const SampleSize = 10
 func SelectBulk(ctx context.Context, primaries []valkey.Client, l Limiter, blockedOnly bool, o ScanOptions) (Selection, error) {
 	sel := Selection{Limiter: l.Info(), Keys: []string{}}
 	less, _ := lessFunc(SortHits)
-	sample := newTopN(SampleSize, less, recordKey)
+	sample := newTopN(SampleSize, less, counterKey)
 	seen := make(map[string]struct{})
 	var err error
 	sel.ScannedKeys, err = scan(ctx, primaries, l, o, func(b *scanBatch) {
-		for _, r := range b.records {
-			if blockedOnly && !r.Blocked {
+		for _, c := range b.counters {
+			if blockedOnly && !c.blocked(l) {
 				continue
 			}
-			if _, dup := seen[r.Key]; dup {
+			if _, dup := seen[c.key]; dup {
 				continue
 			}
-			seen[r.Key] = struct{}{}
-			sel.Keys = append(sel.Keys, r.Key)
-			sample.add(r)
+			seen[c.key] = struct{}{}
+			sel.Keys = append(sel.Keys, c.key)
+			sample.add(c)
 		}
 	})
 	if err != nil {
 		return Selection{}, err
 	}
 	sort.Strings(sel.Keys) // deterministic output; deletion order does not matter
-	sel.Sample = sample.sorted()
+	sel.Sample = records(l, sample.sorted())
 	return sel, nil
 }

@@ -23,7 +23,7 @@ func seedSafety(t *testing.T, tp topo) map[string]int64 {
 	t.Helper()
 	c := tp.client
 	var cmds valkey.Commands
-	str := func(k string) { cmds = append(cmds, counter(c, k, 999, 10*time.Minute)) }
+	str := func(k string) { cmds = append(cmds, setCounter(c, k, 999, 10*time.Minute)) }
 	unrelated := 0
 	for i := 0; len(cmds) < 10000; i++ {
 		switch i % 20 {
@@ -90,7 +90,7 @@ func seedSafety(t *testing.T, tp topo) map[string]int64 {
 		counters[fmt.Sprintf("rl:10.1.%d.%d", i/256, i%256)] = int64(i)
 	}
 	for k, v := range counters {
-		cmds = append(cmds, counter(c, k, v, 10*time.Minute))
+		cmds = append(cmds, setCounter(c, k, v, 10*time.Minute))
 	}
 	do(t, c, cmds)
 	return counters
@@ -166,7 +166,7 @@ func TestResetDeletesOnlyTargets(t *testing.T) {
 		})
 
 		t.Run("literal star", func(t *testing.T) {
-			do(t, tp.client, valkey.Commands{counter(tp.client, "rl:*", 9, time.Minute)})
+			do(t, tp.client, valkey.Commands{setCounter(tp.client, "rl:*", 9, time.Minute)})
 			before = allKeys(t, tp)
 			res, err := Reset(ctx, tp.client, l, []string{KeyFor(l, "*")}, false)
 			if err != nil || fmt.Sprint(res.Deleted) != "[rl:*]" {
@@ -240,7 +240,7 @@ func TestResetDeletesOnlyTargets(t *testing.T) {
 
 func TestResetRefusesOtherPrefix(t *testing.T) {
 	tp := startStandalone(t)
-	do(t, tp.client, valkey.Commands{counter(tp.client, "rl2:x", 1, time.Minute)})
+	do(t, tp.client, valkey.Commands{setCounter(tp.client, "rl2:x", 1, time.Minute)})
 	_, err := Reset(ctxT(t), tp.client, DefaultLimiter(), []string{"rl:a", "rl2:x"}, false)
 	var ue *apperr.UsageError
 	if !errors.As(err, &ue) {

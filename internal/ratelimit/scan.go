@@ -91,7 +91,7 @@ func (o ScanOptions) countFor(rtt time.Duration) int {
 // scanBatch is what one GET/PTTL pipeline found.
 type scanBatch struct {
 	scanned   int
-	records   []Record
+	counters  []counter
 	anomalies []Anomaly
 }
 
@@ -277,7 +277,7 @@ func (f *fetcher) fetch(ctx context.Context, keys []string) (*scanBatch, error) 
 	}
 	res := c.DoMulti(ctx, cmds...)
 	t := f.now()
-	b := &scanBatch{scanned: len(keys)}
+	b := &scanBatch{scanned: len(keys), counters: make([]counter, 0, len(keys))}
 	for i, k := range keys {
 		if err := f.add(b, k, res[2*i], res[2*i+1], t); err != nil {
 			return nil, err
@@ -306,7 +306,7 @@ func (f *fetcher) fetchMGET(ctx context.Context, keys []string) (*scanBatch, err
 	if len(vals) != len(keys) {
 		return nil, fmt.Errorf("MGET of %d keys answered %d values", len(keys), len(vals))
 	}
-	b := &scanBatch{scanned: len(keys)}
+	b := &scanBatch{scanned: len(keys), counters: make([]counter, 0, len(keys))}
 	var again []string
 	for i, k := range keys {
 		if !f.l.HasPrefix(k) {
@@ -335,7 +335,7 @@ func (f *fetcher) fetchMGET(ctx context.Context, keys []string) (*scanBatch, err
 		if err != nil {
 			return nil, err
 		}
-		b.records = append(b.records, nb.records...)
+		b.counters = append(b.counters, nb.counters...)
 		b.anomalies = append(b.anomalies, nb.anomalies...)
 	}
 	return b, nil
@@ -360,18 +360,18 @@ func (f *fetcher) add(b *scanBatch, key string, get, pttl valkey.ValkeyResult, n
 	return nil
 }
 
-func (b *scanBatch) put(key string, rec Record, problem string, ok bool) {
+func (b *scanBatch) put(key string, c counter, problem string, ok bool) {
 	switch {
 	case problem != "":
 		b.anomalies = append(b.anomalies, newAnomaly(key, problem))
 	case ok:
-		b.records = append(b.records, rec)
+		b.counters = append(b.counters, c)
 	}
 }
 
 // classify turns the GET and PTTL replies for key into a record, an anomaly
 // (problem != ""), or nothing (ok false: the key vanished meanwhile).
-func classify(l Limiter, key string, get, pttlRes valkey.ValkeyResult, windowMS int64, now time.Time) (rec Record, problem string, ok bool, err error) {
+func classify(l Limiter, key string, get, pttlRes valkey.ValkeyResult, windowMS int64, now time.Time) (rec counter, problem string, ok bool, err error) {
 	pttl, err := pttlRes.AsInt64()
 	if err != nil {
 		if isRedirect(err) {
@@ -398,7 +398,7 @@ func classify(l Limiter, key string, get, pttlRes valkey.ValkeyResult, windowMS 
 }
 
 // classifyValue classifies an existing string key from its value and PTTL.
-func classifyValue(l Limiter, key, val string, pttl, windowMS int64, now time.Time) (rec Record, problem string, ok bool) {
+func classifyValue(l Limiter, key, val string, pttl, windowMS int64, now time.Time) (rec counter, problem string, ok bool) {
 	if pttl == -1 {
 		return rec, ProblemNoExpiry, false
 	}
@@ -411,7 +411,7 @@ func classifyValue(l Limiter, key, val string, pttl, windowMS int64, now time.Ti
 	case pttl > windowMS:
 		return rec, ProblemExpiryTooLong, false
 	}
-	return newRecord(l, key, hits, pttl, now), "", true
+	return newCounter(key, hits, pttl, now), "", true
 }
 
 func isWrongType(err error) bool {

@@ -17,20 +17,20 @@ import (
 func seedSmall(t *testing.T, tp topo) {
 	c := tp.client
 	do(t, c, valkey.Commands{
-		counter(c, "rl:203.0.113.7", 3, 899*time.Second),
-		counter(c, "rl:198.51.100.23", 152, 800*time.Second),
-		counter(c, "rl:2001:db8:abcd:1200::/56", 150, 700*time.Second),
-		counter(c, "rl:10.0.0.1", 1, 600*time.Second),
-		counter(c, "rl:zero", 0, 500*time.Second),
+		setCounter(c, "rl:203.0.113.7", 3, 899*time.Second),
+		setCounter(c, "rl:198.51.100.23", 152, 800*time.Second),
+		setCounter(c, "rl:2001:db8:abcd:1200::/56", 150, 700*time.Second),
+		setCounter(c, "rl:10.0.0.1", 1, 600*time.Second),
+		setCounter(c, "rl:zero", 0, 500*time.Second),
 		c.B().Set().Key("rl:noexp").Value("5").Build(),
 		c.B().Set().Key("rl:text").Value("abc").Px(100 * time.Second).Build(),
 		c.B().Set().Key("rl:float").Value("1.5").Px(100 * time.Second).Build(),
 		c.B().Set().Key("rl:neg").Value("-1").Px(100 * time.Second).Build(),
 		c.B().Set().Key("rl:long").Value("5").Px(2 * time.Hour).Build(),
 		c.B().Hset().Key("rl:hash").FieldValue().FieldValue("f", "1").Build(),
-		counter(c, "rl2:x", 9999, time.Minute),
-		counter(c, "rlx", 9999, time.Minute),
-		counter(c, "rl-auth:1.2.3.4", 9999, time.Minute),
+		setCounter(c, "rl2:x", 9999, time.Minute),
+		setCounter(c, "rlx", 9999, time.Minute),
+		setCounter(c, "rl-auth:1.2.3.4", 9999, time.Minute),
 	})
 }
 
@@ -142,7 +142,7 @@ func TestListMany(t *testing.T) {
 			client := fmt.Sprintf("10.%d.%d.%d", i/65536, (i/256)%256, i%256)
 			h := rng.Int64N(400) + 1
 			hits[client] = h
-			cmds = append(cmds, counter(tp.client, "rl:"+client, h, time.Duration(rng.Int64N(890)+10)*time.Second))
+			cmds = append(cmds, setCounter(tp.client, "rl:"+client, h, time.Duration(rng.Int64N(890)+10)*time.Second))
 		}
 		do(t, tp.client, cmds)
 
@@ -198,12 +198,12 @@ func TestListEscapesPrefix(t *testing.T) {
 	tp := startStandalone(t)
 	c := tp.client
 	do(t, c, valkey.Commands{
-		counter(c, "rl[1]:a", 1, time.Minute),
-		counter(c, "rl1:b", 1, time.Minute),
-		counter(c, "rl]:c", 1, time.Minute),
-		counter(c, `rl\[1]:d`, 1, time.Minute),
-		counter(c, "rl*:e", 1, time.Minute),
-		counter(c, "rlX:f", 1, time.Minute),
+		setCounter(c, "rl[1]:a", 1, time.Minute),
+		setCounter(c, "rl1:b", 1, time.Minute),
+		setCounter(c, "rl]:c", 1, time.Minute),
+		setCounter(c, `rl\[1]:d`, 1, time.Minute),
+		setCounter(c, "rl*:e", 1, time.Minute),
+		setCounter(c, "rlX:f", 1, time.Minute),
 	})
 	for prefix, want := range map[string]string{"rl[1]:": "rl[1]:a", "rl*:": "rl*:e", `rl\[1]:`: `rl\[1]:d`} {
 		l := DefaultLimiter()
@@ -222,8 +222,8 @@ func TestListBinaryKeys(t *testing.T) {
 	tp := startStandalone(t)
 	c := tp.client
 	do(t, c, valkey.Commands{
-		counter(c, "rl:\xff\xfe\x00", 200, time.Minute),
-		counter(c, "rl:ünï", 5, time.Minute),
+		setCounter(c, "rl:\xff\xfe\x00", 200, time.Minute),
+		setCounter(c, "rl:ünï", 5, time.Minute),
 	})
 	res, err := List(ctxT(t), tp.primaries, DefaultLimiter(), ListOptions{})
 	if err != nil {
@@ -245,7 +245,7 @@ func TestListCancel(t *testing.T) {
 	tp := startStandalone(t)
 	var cmds valkey.Commands
 	for i := range 30000 {
-		cmds = append(cmds, counter(tp.client, fmt.Sprintf("rl:c%d", i), 1, time.Minute))
+		cmds = append(cmds, setCounter(tp.client, fmt.Sprintf("rl:c%d", i), 1, time.Minute))
 	}
 	do(t, tp.client, cmds)
 	// A full scan first, so valkey-go's connection goroutines already exist.
@@ -277,7 +277,7 @@ func TestListPace(t *testing.T) {
 	tp := startStandalone(t)
 	var cmds valkey.Commands
 	for i := range 3000 {
-		cmds = append(cmds, counter(tp.client, fmt.Sprintf("rl:c%d", i), 1, time.Minute))
+		cmds = append(cmds, setCounter(tp.client, fmt.Sprintf("rl:c%d", i), 1, time.Minute))
 	}
 	do(t, tp.client, cmds)
 	start := time.Now()

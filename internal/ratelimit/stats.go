@@ -83,26 +83,26 @@ func addToHistogram(h []Bucket, hits int64) {
 func Stats(ctx context.Context, c valkey.Client, primaries []valkey.Client, l Limiter, o ScanOptions) (StatsResult, error) {
 	res := StatsResult{Limiter: l.Info(), Histogram: Histogram(l.Limit)}
 	less, _ := lessFunc(SortHits)
-	top := newTopN(10, less, recordKey)
+	top := newTopN(10, less, counterKey)
 	anoms := newAnomalySet()
 	// Reservoir sample of keys for MEMORY USAGE.
 	sample := make([]string, 0, MemorySample)
 	var seen int64
 	var err error
 	res.ScannedKeys, err = scan(ctx, primaries, l, o, func(b *scanBatch) {
-		for _, r := range b.records {
+		for _, c := range b.counters {
 			res.Clients++
-			res.TotalHits += r.Hits
-			if r.Blocked {
+			res.TotalHits += c.hits
+			if c.blocked(l) {
 				res.Blocked++
 			}
-			addToHistogram(res.Histogram, r.Hits)
-			top.add(r)
+			addToHistogram(res.Histogram, c.hits)
+			top.add(c)
 			seen++
 			if len(sample) < MemorySample {
-				sample = append(sample, r.Key)
+				sample = append(sample, c.key)
 			} else if j := rand.Int64N(seen); j < MemorySample {
-				sample[j] = r.Key
+				sample[j] = c.key
 			}
 		}
 		anoms.add(b.anomalies)
@@ -110,7 +110,7 @@ func Stats(ctx context.Context, c valkey.Client, primaries []valkey.Client, l Li
 	if err != nil {
 		return StatsResult{}, err
 	}
-	res.Top = top.sorted()
+	res.Top = records(l, top.sorted())
 	res.Anomalies, res.AnomalyCount = anoms.result()
 	res.Memory = memoryEstimate(ctx, c, sample, res.Clients)
 	return res, nil

@@ -15,16 +15,16 @@ func TestTopN(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range []int{0, 1, 5, 100, 2000} {
-			var all []Record
-			h := newTopN(n, less, recordKey)
-			byKey := map[string]Record{}
+			var all []counter
+			h := newTopN(n, less, counterKey)
+			byKey := map[string]counter{}
 			for i := range 1500 {
 				// Every 7th record repeats an earlier key, as SCAN may.
 				k := fmt.Sprintf("rl:%d", i)
 				if i%7 == 6 {
 					k = fmt.Sprintf("rl:%d", rng.IntN(i))
 				}
-				r := Record{Key: k, Hits: rng.Int64N(50), ResetInMS: rng.Int64N(100)}
+				r := counter{key: k, hits: rng.Int64N(50), pttl: rng.Int64N(100)}
 				byKey[k] = r
 				h.add(r)
 			}
@@ -41,13 +41,13 @@ func TestTopN(t *testing.T) {
 				t.Fatalf("%s n=%d: %d items, want %d", order, n, len(got), len(want))
 			}
 			for i := range want {
-				if got[i].Key != want[i].Key {
-					t.Fatalf("%s n=%d: [%d] = %s, want %s", order, n, i, got[i].Key, want[i].Key)
+				if got[i].key != want[i].key {
+					t.Fatalf("%s n=%d: [%d] = %s, want %s", order, n, i, got[i].key, want[i].key)
 				}
 			}
 		}
 	}
-	if got := newTopN(3, func(a, b *Record) bool { return a.Key < b.Key }, recordKey).sorted(); got == nil {
+	if got := newTopN(3, func(a, b *counter) bool { return a.key < b.key }, counterKey).sorted(); got == nil {
 		t.Error("empty sorted() is nil, want []")
 	}
 }

@@ -92,6 +92,7 @@ func listRun(ctx context.Context, opts *listOptions) error {
 		return err
 	}
 	defer st.Close()
+	defer leanGC()()
 	p := opts.startProgress("scanning " + printable(l.Prefix) + "*")
 	res, err := ratelimit.List(ctx, st.Primaries, l, ratelimit.ListOptions{
 		Scan:        opts.scanOptions(opts.Scan, p),

@@ -142,6 +142,7 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 		return err
 	}
 	defer st.Close()
+	defer leanGC()()
 	p := opts.startProgress("scanning " + printable(l.Prefix) + "*")
 	sel, err := ratelimit.SelectBulk(ctx, st.Primaries, l, opts.Blocked, opts.scanOptions(opts.Scan, p))
 	p.end()

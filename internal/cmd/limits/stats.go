@@ -70,6 +70,7 @@ func statsRun(ctx context.Context, opts *statsOptions) error {
 		return err
 	}
 	defer st.Close()
+	defer leanGC()()
 	p := opts.startProgress("scanning " + printable(l.Prefix) + "*")
 	res, err := ratelimit.Stats(ctx, st.Client, st.Primaries, l, opts.scanOptions(opts.Scan, p))
 	p.end()

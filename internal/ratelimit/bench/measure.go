@@ -10,8 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
@@ -20,6 +21,11 @@ import (
 )
 
 // timed runs a command and returns its wall time and peak RSS in KiB.
+//
+// The peak RSS is the child's own VmHWM, sampled from /proc every few
+// milliseconds: rusage's ru_maxrss would also count this (large) benchmark
+// process, because Go starts children with vfork and Linux carries the old
+// memory's high-water mark across exec.
 func (e *env) timed(ctx context.Context, redisURL string, stdout *bytes.Buffer, name string, args ...string) (time.Duration, int64, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "OXYCTL_REDIS_URL="+redisURL, "NO_COLOR=1", "XDG_CONFIG_HOME="+filepath.Join(e.dir, "config"))
@@ -29,16 +35,49 @@ func (e *env) timed(ctx context.Context, redisURL string, stdout *bytes.Buffer, 
 		cmd.Stdout = stdout
 	}
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	var hwm atomic.Int64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+		for {
+			if kb := vmHWM(status); kb > hwm.Load() {
+				hwm.Store(kb)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
 	d := time.Since(start)
+	close(done)
+	<-sampled
 	if err != nil {
 		return d, 0, fmt.Errorf("%s %v: %v: %s", name, args, err, errOut.String())
 	}
-	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss // KiB on Linux
+	return d, hwm.Load(), nil
+}
+
+// vmHWM reads the peak resident set (KiB) from a /proc/<pid>/status file.
+func vmHWM(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
 	}
-	return d, rss, nil
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func (e *env) shell(ctx context.Context, script string) (time.Duration, error) {
@@ -77,6 +116,7 @@ func (e *env) benchList(ctx context.Context, s *server) error {
 		}
 		scanned = res.ScannedKeys
 		oxy, rss = append(oxy, d), max(rss, r)
+		fmt.Printf("    run: oxyctl list %s, peak RSS %.1f MiB\n", secs(d), float64(r)/1024)
 		if d, err = e.shell(ctx, scan); err != nil {
 			return err
 		}
@@ -221,21 +261,23 @@ func (e *env) benchProxy(ctx context.Context, s *server) error {
 	}
 	defer px.Close()
 	var direct, far []time.Duration
+	var rss int64
 	for range *flagRuns {
 		d, _, err := e.timed(ctx, s.url(), nil, e.oxyctl, "limits", "list", "--top", "20", "-o", "json")
 		if err != nil {
 			return err
 		}
 		direct = append(direct, d)
-		d, _, err = e.timed(ctx, "redis://"+px.Addr(), nil, e.oxyctl, "limits", "list", "--top", "20", "-o", "json")
+		d, r, err := e.timed(ctx, "redis://"+px.Addr(), nil, e.oxyctl, "limits", "list", "--top", "20", "-o", "json")
 		if err != nil {
 			return err
 		}
-		far = append(far, d)
+		far, rss = append(far, d), max(rss, r)
 	}
 	md, mf := median(direct), median(far)
 	e.report("list, direct", secs(md), "", true)
 	e.report(fmt.Sprintf("list, +%s each way", *flagDelay), secs(mf), "", true)
+	e.report("  peak RSS through the proxy", fmt.Sprintf("%.1f MiB", float64(rss)/1024), "< 32 MiB", rss < 32*1024)
 	e.report("far / direct", fmt.Sprintf("%.2fx", mf.Seconds()/md.Seconds()), "<= 2x", mf.Seconds() <= 2*md.Seconds())
 	return nil
 }
