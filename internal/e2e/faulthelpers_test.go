@@ -1,0 +1,337 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/app"
+	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+)
+
+// syncBuffer is a bytes.Buffer that can be read while a command writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// lines returns the complete lines written so far.
+func (s *syncBuffer) lines() []string {
+	str := s.String()
+	i := strings.LastIndexByte(str, '\n')
+	if i < 0 {
+		return nil
+	}
+	return strings.Split(str[:i], "\n")
+}
+
+// running is an oxyctl run in a goroutine, with streams readable meanwhile.
+type running struct {
+	out, errOut *syncBuffer
+	cancel      context.CancelFunc
+	done        chan result
+	res         *result
+}
+
+// startOxyctl runs the real entry point in a goroutine under a context the
+// test can cancel (Ctrl-C), with the same clean environment as oxyctl.
+func startOxyctl(t *testing.T, env map[string]string, args ...string) *running {
+	t.Helper()
+	ios, _, _, _ := iostreams.Test()
+	r := &running{out: &syncBuffer{}, errOut: &syncBuffer{}, done: make(chan result, 1)}
+	ios.Out, ios.ErrOut = r.out, r.errOut
+	home := t.TempDir()
+	base := map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, "xdg"), "NO_COLOR": "1"}
+	for k, v := range env {
+		base[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	r.cancel = cancel
+	start := time.Now()
+	go func() {
+		code := app.Run(ctx, args, ios, func(k string) string { return base[k] })
+		r.done <- result{code: code, stdout: r.out.String(), stderr: r.errOut.String(), elapsed: time.Since(start)}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if r.res == nil {
+			select {
+			case <-r.done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("oxyctl %v did not end after its context was cancelled", args)
+			}
+		}
+	})
+	return r
+}
+
+// wait returns the result, failing the test when the run takes longer than d.
+func (r *running) wait(t *testing.T, d time.Duration) result {
+	t.Helper()
+	if r.res != nil {
+		return *r.res
+	}
+	select {
+	case res := <-r.done:
+		r.res = &res
+		return res
+	case <-time.After(d):
+		t.Fatalf("oxyctl still running after %s\nstdout: %s\nstderr: %s", d, r.out.String(), r.errOut.String())
+	}
+	return result{}
+}
+
+// finished reports whether the run has ended (without waiting).
+func (r *running) finished() bool {
+	if r.res != nil {
+		return true
+	}
+	select {
+	case res := <-r.done:
+		r.res = &res
+		return true
+	default:
+		return false
+	}
+}
+
+// waitFor polls cond every 5ms until it holds, or fails the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// persistent are server arguments that make a killed server come back with
+// its data: every acknowledged write is in the append-only file (written
+// before the reply is sent), which a restart loads.
+var persistent = []string{"--appendonly", "yes", "--appendfsync", "no"}
+
+// seedScript creates ARGV[1] counters under ARGV[2] server-side, one
+// client per key (10.a.b.c), hits i % 300 with a 10-minute expiry: much
+// faster than any client-side pipeline.
+const seedScript = `
+local n, prefix = tonumber(ARGV[1]), ARGV[2]
+for i = 1, n do
+  local k = prefix .. '10.' .. math.floor(i / 65536) .. '.' .. (math.floor(i / 256) % 256) .. '.' .. (i % 256)
+  redis.call('SET', k, tostring(i % 300), 'PX', 600000)
+end
+return n`
+
+// seedCounters creates n counters on a standalone server.
+func seedCounters(t *testing.T, c valkey.Client, prefix string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := c.Do(ctx, c.B().Eval().Script(seedScript).Numkeys(0).Arg(strconv.Itoa(n), prefix).Build()).AsInt64()
+	if err != nil || got != int64(n) {
+		t.Fatalf("seeding %d counters: %d, %v", n, got, err)
+	}
+}
+
+// seedCluster creates n counters through a cluster-aware client, pipelined.
+func seedCluster(t *testing.T, c valkey.Client, n int) {
+	t.Helper()
+	ctx := context.Background()
+	const batch = 5000
+	for lo := 0; lo < n; lo += batch {
+		cmds := make(valkey.Commands, 0, batch)
+		for i := lo; i < min(lo+batch, n); i++ {
+			k := fmt.Sprintf("rl:10.%d.%d.%d", i>>16, (i>>8)&255, i&255)
+			cmds = append(cmds, c.B().Set().Key(k).Value(strconv.Itoa(i%300)).Px(10*time.Minute).Build())
+		}
+		for _, r := range c.DoMulti(ctx, cmds...) {
+			if err := r.Error(); err != nil {
+				t.Fatalf("seeding the cluster: %v", err)
+			}
+		}
+	}
+}
+
+// countKeys counts the keys matching pattern with SCAN.
+func countKeys(t *testing.T, c valkey.Client, pattern string) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	var cursor uint64
+	for {
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(pattern).Count(5000).Build()).AsScanEntry()
+		if err != nil {
+			t.Fatalf("SCAN: %v", err)
+		}
+		n += len(e.Elements)
+		if cursor = e.Cursor; cursor == 0 {
+			return n
+		}
+	}
+}
+
+// exists returns which of keys exist.
+func existing(t *testing.T, c valkey.Client, keys []string) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	out := make(map[string]bool, len(keys))
+	const batch = 5000
+	for lo := 0; lo < len(keys); lo += batch {
+		part := keys[lo:min(lo+batch, len(keys))]
+		cmds := make(valkey.Commands, 0, len(part))
+		for _, k := range part {
+			cmds = append(cmds, c.B().Exists().Key(k).Build())
+		}
+		for i, r := range c.DoMulti(ctx, cmds...) {
+			n, err := r.AsInt64()
+			if err != nil {
+				t.Fatalf("EXISTS: %v", err)
+			}
+			out[part[i]] = n == 1
+		}
+	}
+	return out
+}
+
+// newClient is a plain client for the test's own checks, closed at cleanup.
+func newClient(t *testing.T, s *valkeytest.Server) valkey.Client {
+	t.Helper()
+	c, err := s.SingleClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// checkOneLineError asserts a failed run's shape like checkError, except
+// that text output may already hold what was printed before the failure
+// (firewall apply prints its plan first): one "oxyctl: " line, the code,
+// no panic.
+func checkFailed(t *testing.T, r result, code int, kind string, jsonMode bool) {
+	t.Helper()
+	if !jsonMode && strings.TrimSpace(r.stdout) != "" {
+		r.stdout = ""
+	}
+	checkError(t, r, code, kind, jsonMode)
+}
+
+// jsonError returns the message of the JSON error on the last stderr line.
+func jsonError(r result) (kind, msg string) {
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	var e struct {
+		Error struct{ Kind, Message string }
+	}
+	_ = json.Unmarshal([]byte(lines[len(lines)-1]), &e)
+	return e.Error.Kind, e.Error.Message
+}
+
+// fixture returns a captured Socket.IO adapter message (../shared/fixtures).
+func fixture(t *testing.T, file string) []byte {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "..", "shared", "fixtures", "socketio-redis-adapter", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ---- leaks ----
+
+// baseGoroutines is the number of goroutines once those that are already
+// ending have ended: the lowest of a few readings over 150ms.
+func baseGoroutines() int {
+	n := runtime.NumGoroutine()
+	for i := 0; i < 5; i++ {
+		time.Sleep(30 * time.Millisecond)
+		n = min(n, runtime.NumGoroutine())
+	}
+	return n
+}
+
+// settledGoroutines waits up to d for the number of goroutines to fall to
+// want, and returns it.
+func settledGoroutines(want int, d time.Duration) int {
+	deadline := time.Now().Add(d)
+	n := runtime.NumGoroutine()
+	for n > want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		runtime.GC()
+		n = runtime.NumGoroutine()
+	}
+	return n
+}
+
+// goroutineDump is the goroutine profile grouped by stack.
+func goroutineDump() string {
+	var b bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+	return b.String()
+}
+
+var clientLine = regexp.MustCompile(`(?m)^id=`)
+
+// clientList returns the server's connections other than the one asking.
+func clientList(t *testing.T, c valkey.Client) []string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := c.Do(ctx, c.B().ClientList().Build()).ToString()
+	if err != nil {
+		t.Fatalf("CLIENT LIST: %v", err)
+	}
+	self, err := c.Do(ctx, c.B().ClientId().Build()).AsInt64()
+	if err != nil {
+		t.Fatalf("CLIENT ID: %v", err)
+	}
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		l := sc.Text()
+		if !clientLine.MatchString(l) || strings.HasPrefix(l, "id="+strconv.FormatInt(self, 10)+" ") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
