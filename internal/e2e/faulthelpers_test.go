@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -334,4 +335,14 @@ func clientList(t *testing.T, c valkey.Client) []string {
 		out = append(out, l)
 	}
 	return out
+}
+
+// noGoroutineLeak fails the test when, after a settle wait, more than
+// goroutineSlack goroutines remain above base.
+func noGoroutineLeak(t *testing.T, base int) {
+	t.Helper()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	if got := settledGoroutines(base+goroutineSlack, 3*time.Second); got > base+goroutineSlack {
+		t.Errorf("%d goroutines after the run, %d before (slack %d):\n%s", got, base, goroutineSlack, goroutineDump())
+	}
 }

@@ -107,6 +107,7 @@ func faultListRestart(t *testing.T) {
 	seedCounters(t, c, "rl:", listSeed)
 	env := map[string]string{"OXYCTL_REDIS_URL": srv.URL}
 
+	base := baseGoroutines()
 	r := startOxyctl(t, env, "-o", "json", "--timeout", "5s", "limits", "list", "--pace", "30000", "--top", "5")
 	waitScanning(t, c, r, 400*time.Millisecond)
 	stopped := time.Now()
@@ -119,6 +120,7 @@ func faultListRestart(t *testing.T) {
 		t.Errorf("the error came %s after the stop (timeout 5s)", time.Since(stopped))
 	}
 	t.Logf("%s (%s)", outcome, res.elapsed.Round(time.Millisecond))
+	noGoroutineLeak(t, base)
 
 	// After the outage the same command gives the whole result.
 	again := oxyctl(t, env, "-o", "json", "limits", "list", "--top", "5")
@@ -297,6 +299,7 @@ func faultResetDuringDeletes(t *testing.T) {
 	targets := counterKeys("rl:", listSeed)
 	total := int64(listSeed + len(resetKeys))
 	env := map[string]string{"OXYCTL_REDIS_URL": srv.URL}
+	base := baseGoroutines()
 	r := startOxyctl(t, env, "-o", "json", "limits", "reset", "--all", "--yes")
 	ctx := context.Background()
 	waitFor(t, 30*time.Second, "the deletes to start", func() bool {
@@ -310,6 +313,7 @@ func faultResetDuringDeletes(t *testing.T) {
 	srv.Restart(t)
 	res := r.wait(t, 30*time.Second)
 	t.Log(checkResetOutcome(t, c, res, targets))
+	noGoroutineLeak(t, base)
 }
 
 // ---- pubsub tail ----
@@ -330,6 +334,7 @@ func faultTailRestart(t *testing.T) {
 			t.Fatalf("PUBLISH: %v", err)
 		}
 	}
+	base := baseGoroutines()
 	r := startOxyctl(t, env, "-o", "json", "pubsub", "tail", "--count", "2")
 	waitFor(t, 10*time.Second, "tail to subscribe", subscribed)
 	publish()
@@ -368,6 +373,7 @@ func faultTailRestart(t *testing.T) {
 	if strings.Join(kinds, ",") != "broadcast,gap,broadcast" {
 		t.Fatalf("records %v, want broadcast, gap, broadcast\n%s", kinds, res.stdout)
 	}
+	noGoroutineLeak(t, base)
 }
 
 // ---- health --watch ----
@@ -375,6 +381,7 @@ func faultTailRestart(t *testing.T) {
 func faultHealthWatch(t *testing.T) {
 	srv := valkeytest.Start(t, valkeytest.Options{TLS: true, Password: password})
 	env := map[string]string{"OXYCTL_REDIS_URL": srv.URL, "OXYCTL_REDIS_CA": srv.CAFile}
+	base := baseGoroutines()
 	r := startOxyctl(t, env, "-o", "json", "--timeout", "2s", "health", "--check", "valkey", "--watch", "--interval", "200ms")
 
 	type round struct {
@@ -438,6 +445,7 @@ func faultHealthWatch(t *testing.T) {
 	if !strings.Contains(res.stderr, fmt.Sprintf("health: %d rounds", len(all))) {
 		t.Errorf("no summary of %d rounds on stderr: %q", len(all), res.stderr)
 	}
+	noGoroutineLeak(t, base)
 	t.Logf("%d rounds: ok at %d, fail at %d, ok again at %d", len(all), first+1, down+1, up+1)
 }
 
@@ -450,8 +458,9 @@ func faultClusterNode(t *testing.T) {
 	seedCluster(t, c, n)
 	env := map[string]string{"OXYCTL_REDIS_URL": cl.URL}
 	victim := cl.Nodes[1]
-	r := startOxyctl(t, env, "-o", "json", "--timeout", "5s", "limits", "list", "--pace", "4000")
 	vc := newClient(t, victim)
+	base := baseGoroutines()
+	r := startOxyctl(t, env, "-o", "json", "--timeout", "5s", "limits", "list", "--pace", "4000")
 	waitScanning(t, vc, r, 500*time.Millisecond)
 	stopped := time.Now()
 	victim.Stop()
@@ -469,6 +478,7 @@ func faultClusterNode(t *testing.T) {
 	if took > 7*time.Second {
 		t.Errorf("the error came %s after the node stopped (timeout 5s)", took)
 	}
+	noGoroutineLeak(t, base)
 	t.Logf("%s after %s", msg, took.Round(time.Millisecond))
 }
 

@@ -147,10 +147,7 @@ func TestLeaks(t *testing.T) {
 				n++
 				runOnce()
 			}
-			idle()
-			if got := settledGoroutines(base+goroutineSlack, 3*time.Second); got > base+goroutineSlack {
-				t.Errorf("%d goroutines after %d runs, %d before (slack %d):\n%s", got, leakRuns, base, goroutineSlack, goroutineDump())
-			}
+			noGoroutineLeak(t, base)
 			var now []string
 			deadline := time.Now().Add(3 * time.Second)
 			for {
