@@ -198,7 +198,7 @@ func countKeys(t *testing.T, c valkey.Client, pattern string) int {
 	}
 }
 
-// exists returns which of keys exist.
+// existing returns which of keys exist.
 func existing(t *testing.T, c valkey.Client, keys []string) map[string]bool {
 	t.Helper()
 	ctx := context.Background()
@@ -232,7 +232,7 @@ func newClient(t *testing.T, s *valkeytest.Server) valkey.Client {
 	return c
 }
 
-// checkOneLineError asserts a failed run's shape like checkError, except
+// checkFailed asserts a failed run's shape like checkError, except
 // that text output may already hold what was printed before the failure
 // (firewall apply prints its plan first): one "oxyctl: " line, the code,
 // no panic.

@@ -411,7 +411,7 @@ func faultHealthWatch(t *testing.T) {
 		}
 		return ""
 	}
-	// lastAfter waits for a round after `after` whose valkey check is want.
+	// waitRound waits for a round at index after or later whose valkey check is want.
 	waitRound := func(after int, want string) int {
 		var at int
 		waitFor(t, 15*time.Second, "a round with valkey "+want, func() bool {
