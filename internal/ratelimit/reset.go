@@ -233,3 +233,72 @@ func SelectBulk(ctx context.Context, primaries []valkey.Client, l Limiter, block
 	sel.Sample = records(l, sample.sorted())
 	return sel, nil
 }
+
+// ResetBulk is SelectBulk and ResetFound at once, for a bulk reset that
+// needs no confirmation (--yes): each batch of selected counters is unlinked
+// as soon as the scan has found it, so deleting overlaps scanning. It
+// deletes exactly the counters the scan found (one UNLINK per key, through c,
+// which routes each key to its node), nothing else. On error the result
+// holds what was deleted before it.
+func ResetBulk(ctx context.Context, c valkey.Client, primaries []valkey.Client, l Limiter, blockedOnly bool, o ScanOptions) (Selection, ResetResult, error) {
+	sel := Selection{Limiter: l.Info(), Keys: []string{}}
+	res := newResetResult(false)
+	less, _ := lessFunc(SortHits)
+	sample := newTopN(SampleSize, less, counterKey)
+	seen := make(map[string]struct{})
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		delErr  error
+		sem     = make(chan struct{}, resetInflight)
+		deleted []string
+		missing []string
+	)
+	unlink := func(keys []string) {
+		defer wg.Done()
+		defer func() { <-sem }()
+		r, err := ResetFound(ctx, c, keys, false)
+		mu.Lock()
+		defer mu.Unlock()
+		deleted = append(deleted, r.Deleted...)
+		missing = append(missing, r.NotFound...)
+		delErr = cmpErr(delErr, err)
+	}
+	var err error
+	sel.ScannedKeys, err = scan(ctx, primaries, l, o, func(b *scanBatch) {
+		var keys []string
+		for _, cn := range b.counters {
+			if blockedOnly && !cn.blocked(l) {
+				continue
+			}
+			if _, dup := seen[cn.key]; dup {
+				continue
+			}
+			seen[cn.key] = struct{}{}
+			keys = append(keys, cn.key)
+			sample.add(cn)
+		}
+		if len(keys) == 0 {
+			return
+		}
+		sel.Keys = append(sel.Keys, keys...)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Add(1)
+		go unlink(keys)
+	})
+	wg.Wait()
+	sort.Strings(sel.Keys)
+	sel.Sample = records(l, sample.sorted())
+	sort.Strings(deleted)
+	sort.Strings(missing)
+	res.Deleted = append(res.Deleted, deleted...)
+	res.NotFound = append(res.NotFound, missing...)
+	if err == nil {
+		err = delErr
+	}
+	return sel, res, err
+}

@@ -275,19 +275,22 @@ func TestCLIExitCodes(t *testing.T) {
 }
 
 // TestCLIInterrupt cancels a slow scan, as Ctrl-C does: exit 130, no output.
+// A bulk reset with --yes deletes while it scans, so an interrupted one says
+// on stderr exactly how many counters it had deleted.
 func TestCLIInterrupt(t *testing.T) {
 	d := standalone(t)
 	var cmds valkey.Commands
 	for i := range 5000 {
 		cmds = append(cmds, d.client.B().Set().Key(fmt.Sprintf("rl:c%d", i)).Value("1").Px(time.Minute).Build())
 	}
+	cmds = append(cmds, d.client.B().Set().Key("rl2:keep").Value("1").Build())
 	d.do(t, cmds)
 	c := newCLI(t, d.url, "")
 	for _, args := range [][]string{
 		{"limits", "list", "--pace", "200"},
 		{"limits", "reset", "--all", "--yes", "--pace", "200"},
 	} {
-		ios, _, out, _ := iostreams.Test()
+		ios, _, out, errOut := iostreams.Test()
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(300*time.Millisecond, cancel)
 		start := time.Now()
@@ -299,8 +302,22 @@ func TestCLIInterrupt(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("%q: took %s to stop", args, d)
 		}
+		n, err := d.client.Do(context.Background(), d.client.B().Dbsize().Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted := 5001 - n
+		if args[1] == "list" && deleted != 0 {
+			t.Fatalf("list deleted %d keys", deleted)
+		}
+		if deleted > 0 && !strings.Contains(errOut.String(), fmt.Sprintf("stopped after deleting %d counters", deleted)) {
+			t.Errorf("%q: %d keys deleted, stderr %q", args, deleted, errOut)
+		}
+		if deleted >= 5000 {
+			t.Errorf("%q: the interrupted reset deleted everything (%d)", args, deleted)
+		}
 	}
-	if n, _ := d.client.Do(context.Background(), d.client.B().Dbsize().Build()).AsInt64(); n != 5000 {
-		t.Fatalf("an interrupted bulk reset (still scanning) deleted keys: %d left", n)
+	if n, _ := d.client.Do(context.Background(), d.client.B().Exists().Key("rl2:keep").Build()).AsInt64(); n != 1 {
+		t.Fatal("rl2:keep was deleted")
 	}
 }

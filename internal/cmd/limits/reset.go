@@ -56,7 +56,10 @@ func NewCmdReset(f *cmdutil.Factory, c *common, runF func(context.Context, *rese
 			limiter, exactly as one scan found them; anomalies are never deleted. A bulk
 			reset first prints how many counters it will delete and a sample, on stderr,
 			then asks on the terminal. With no terminal it refuses (exit 2, nothing
-			deleted) unless --yes is given. --dry-run prints the plan and deletes nothing.
+			deleted) unless --yes is given. With --yes nobody is asked, so counters are
+			deleted while the scan runs and the count and sample follow; Ctrl-C then
+			stops it and says how many were deleted. --dry-run prints the plan and
+			deletes nothing.
 
 			JSON: {"dry_run","deleted":[keys],"not_found":[keys],"skipped":[{"key","problem"}]}.
 		`) + exitStatus,
@@ -142,19 +145,31 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 		return err
 	}
 	defer st.Close()
+	what := "every counter"
+	if opts.Blocked {
+		what = "every blocked counter"
+	}
+	ios := opts.IO
 	defer leanGC()()
 	p := opts.startProgress("scanning " + printable(l.Prefix) + "*")
+	if opts.Yes && !opts.DryRun {
+		// Nobody is asked, so delete while scanning; the plan is printed after.
+		sel, res, err := ratelimit.ResetBulk(ctx, st.Client, st.Primaries, l, opts.Blocked, opts.scanOptions(opts.Scan, p))
+		p.end()
+		if err != nil {
+			opts.partial(res)
+			return err
+		}
+		fmt.Fprintf(ios.ErrOut, "%s: %d keys scanned; %s: %d found\n", describe(l), sel.ScannedKeys, what, len(sel.Keys))
+		opts.writeSample(sel)
+		return opts.print(l, res)
+	}
 	sel, err := ratelimit.SelectBulk(ctx, st.Primaries, l, opts.Blocked, opts.scanOptions(opts.Scan, p))
 	p.end()
 	if err != nil {
 		return err
 	}
 	n := len(sel.Keys)
-	what := "every counter"
-	if opts.Blocked {
-		what = "every blocked counter"
-	}
-	ios := opts.IO
 	fmt.Fprintf(ios.ErrOut, "%s: %d keys scanned; %s: %d to delete\n", describe(l), sel.ScannedKeys, what, n)
 	if n == 0 {
 		res, err := ratelimit.ResetFound(ctx, st.Client, nil, opts.DryRun)
@@ -163,14 +178,7 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 		}
 		return opts.print(l, res)
 	}
-	th := output.NewTheme(ios)
-	th.TTY = ios.IsStderrTTY()
-	var b strings.Builder
-	if len(sel.Sample) < n {
-		fmt.Fprintf(&b, "the %d with the most hits:\n", len(sel.Sample))
-	}
-	writeRecords(&b, th, sel.Sample, opts.now(), false)
-	fmt.Fprint(ios.ErrOut, b.String())
+	opts.writeSample(sel)
 	if !opts.DryRun && !opts.Yes {
 		if !ios.CanPrompt() {
 			return &apperr.UsageError{Err: fmt.Errorf("refusing to delete %s without confirmation: there is no terminal to ask on; nothing was deleted (pass --yes to go ahead, or --dry-run to only look)", plural(n, "counter"))}
@@ -189,6 +197,22 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 		return err
 	}
 	return opts.print(l, res)
+}
+
+// writeSample shows the selection's sample on stderr.
+func (opts *resetOptions) writeSample(sel ratelimit.Selection) {
+	ios := opts.IO
+	if len(sel.Sample) == 0 {
+		return
+	}
+	th := output.NewTheme(ios)
+	th.TTY = ios.IsStderrTTY()
+	var b strings.Builder
+	if len(sel.Sample) < len(sel.Keys) {
+		fmt.Fprintf(&b, "the %d with the most hits:\n", len(sel.Sample))
+	}
+	writeRecords(&b, th, sel.Sample, opts.now(), false)
+	fmt.Fprint(ios.ErrOut, b.String())
 }
 
 // partial tells stderr what an interrupted reset had already deleted, and

@@ -188,7 +188,7 @@ Delete 1 counter of limiter api? [y/N]: `,
   "skipped": []
 }
 `,
-			wantErrOut: `limiter api (rl:*, 150 per 15m): 4 keys scanned; every counter: 3 to delete
+			wantErrOut: `limiter api (rl:*, 150 per 15m): 4 keys scanned; every counter: 3 found
 CLIENT                   HITS  REMAINING  BLOCKED  RESETS
 198.51.100.23            152   0          yes      <time>
 2001:db8:abcd:1200::/56  150   0          no       <time>
