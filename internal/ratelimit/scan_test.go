@@ -321,3 +321,46 @@ func TestCountFor(t *testing.T) {
 		}
 	}
 }
+
+func TestHashSlot(t *testing.T) {
+	for key, want := range map[string]uint16{"foo": 12182, "bar": 5061, "123456789": 12739, "{user1000}.following": 3443, "": 0} {
+		if got := HashSlot(key); got != want {
+			t.Errorf("HashSlot(%q) = %d, want %d", key, got, want)
+		}
+	}
+	if HashSlot("{user1000}.following") != HashSlot("{user1000}.followers") {
+		t.Error("hash tags ignored")
+	}
+	// Against the server's own CLUSTER KEYSLOT, binary keys included.
+	tp := startCluster(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	keys := []string{"{}x", "{x", "}{a}", "{a}{b}", "rl:2001:db8::/56"}
+	var cmds valkey.Commands
+	for _, k := range keys {
+		cmds = append(cmds, tp.client.B().ClusterKeyslot().Key(k).Build())
+	}
+	for i := range 500 {
+		b := make([]byte, 1+rng.IntN(20))
+		for j := range b {
+			b[j] = byte(rng.IntN(256))
+		}
+		if i%5 == 0 {
+			b = append([]byte("{"+fmt.Sprint(i%7)+"}"), b...)
+		}
+		keys = append(keys, string(b))
+		cmds = append(cmds, tp.client.B().ClusterKeyslot().Key(string(b)).Build())
+	}
+	for i, r := range tp.primaries[0].DoMulti(ctxT(t), cmds...) {
+		want, err := r.AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := HashSlot(keys[i]); int64(got) != want {
+			t.Errorf("HashSlot(%q) = %d, server says %d", keys[i], got, want)
+		}
+	}
+	groups := bySlot([]string{"a{1}", "b{2}", "c{1}", "d{3}", "e{2}"})
+	if fmt.Sprint(groups) != "[[a{1} c{1}] [b{2} e{2}] [d{3}]]" {
+		t.Errorf("bySlot = %v", groups)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/ratelimit"
 )
 
 // server is one valkey-server process started for the benchmark.
@@ -159,7 +161,7 @@ func (e *env) load(ctx context.Context, nodes []*server, counters, other int) er
 		if len(nodes) == 1 {
 			return 0
 		}
-		return min(int(slot(key))/(16384/len(nodes)), len(nodes)-1) // as startCluster splits them
+		return min(int(ratelimit.HashSlot(key))/(16384/len(nodes)), len(nodes)-1) // as startCluster splits them
 	}
 	for i := range counters {
 		var key string
@@ -198,25 +200,4 @@ func writeRESP(w *bufio.Writer, args ...string) {
 	for _, a := range args {
 		fmt.Fprintf(w, "$%d\r\n%s\r\n", len(a), a)
 	}
-}
-
-// slot is the cluster hash slot of key (CRC16/XMODEM of the key or its {tag}).
-func slot(key string) uint16 {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
-		}
-	}
-	var crc uint16
-	for i := 0; i < len(key); i++ {
-		crc ^= uint16(key[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc % 16384
 }
