@@ -31,7 +31,7 @@ unit:
 
 ## e2e: the built entry point against real servers: bad input matrix, faults, secrets (with their counts)
 e2e:
-	OXYCTL_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout 15m -v ./internal/e2e | grep -E '^(bad input|faults|secrets):|^\s*--- FAIL|_test.go:[0-9]+:|^(ok|FAIL|PASS)\b'
+	OXYCTL_REQUIRE_SERVERS=1 $(GO) test -race -count=1 -timeout 15m -v ./internal/e2e | grep -E '^(bad input|faults|secrets|leaks):|^\s*--- FAIL|_test.go:[0-9]+:|^(ok|FAIL|PASS)\b'
 
 ## fuzz: every Fuzz target of the module for FUZZTIME each
 fuzz:
