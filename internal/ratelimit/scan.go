@@ -162,10 +162,12 @@ func scanNode(ctx context.Context, c valkey.Client, l Limiter, o ScanOptions, ou
 		return wrapErr(ctx, "PING "+addr, err)
 	}
 	rtt := time.Since(start)
-	info, _ := hello[1].ToString()
 	serverInfo, _ := hello[2].ToString()
 	runID := infoField(serverInfo, "run_id")
-	f := fetcher{c: c, l: l, now: o.Now, windowMS: l.WindowMS(), cluster: strings.Contains(info, "cluster_enabled:1")}
+	// Without INFO (an ACL may forbid it) assume a cluster: one MGET per
+	// hash slot works on both, it is only less efficient on a standalone.
+	info, err := hello[1].ToString()
+	f := fetcher{c: c, l: l, now: o.Now, windowMS: l.WindowMS(), cluster: err != nil || strings.Contains(info, "cluster_enabled:1")}
 	count := o.countFor(rtt)
 	inflight := min(max(4, 2*((count+o.Batch-1)/o.Batch)+2), maxInflight)
 	sem := make(chan struct{}, inflight)
