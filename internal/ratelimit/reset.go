@@ -253,6 +253,7 @@ func ResetBulk(ctx context.Context, c valkey.Client, primaries []valkey.Client, 
 		sem     = make(chan struct{}, resetInflight)
 		deleted []string
 		missing []string
+		unknown []string
 	)
 	unlink := func(keys []string) {
 		defer wg.Done()
@@ -262,6 +263,7 @@ func ResetBulk(ctx context.Context, c valkey.Client, primaries []valkey.Client, 
 		defer mu.Unlock()
 		deleted = append(deleted, r.Deleted...)
 		missing = append(missing, r.NotFound...)
+		unknown = append(unknown, r.Unknown...)
 		delErr = cmpErr(delErr, err)
 	}
 	var err error
@@ -297,6 +299,7 @@ func ResetBulk(ctx context.Context, c valkey.Client, primaries []valkey.Client, 
 	sort.Strings(missing)
 	res.Deleted = append(res.Deleted, deleted...)
 	res.NotFound = append(res.NotFound, missing...)
+	res.Unknown = unknown
 	if err == nil {
 		err = delErr
 	}
