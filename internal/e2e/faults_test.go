@@ -265,7 +265,11 @@ func checkResetOutcome(t *testing.T, c valkey.Client, r result, targets []string
 }
 
 // faultResetDuringScan: the server dies while a bulk reset is still
-// scanning (--pace): nothing may have been deleted.
+// scanning (--pace). With --yes a bulk reset unlinks each batch as soon as
+// the scan finds it, so some counters may be gone: the run must fail (exit
+// 3), its report must match exactly what is gone, every non-target must
+// survive (checkResetOutcome), and the counters the scan had not reached
+// must still be there.
 func faultResetDuringScan(t *testing.T) {
 	srv := valkeytest.Start(t, valkeytest.Options{Password: password, Args: persistent})
 	c := newClient(t, srv)
@@ -284,7 +288,7 @@ func faultResetDuringScan(t *testing.T) {
 		t.Fatalf("exit %d, want 3 (the scan was interrupted)\nstderr: %s", res.code, res.stderr)
 	}
 	t.Log(checkResetOutcome(t, c, res, targets))
-	if left := countKeys(t, c, "rl:10.*"); left != n {
+	if left := countKeys(t, c, "rl:10.*"); left == 0 || left > n {
 		t.Fatalf("%d of %d counters left after a reset that failed while scanning", left, n)
 	}
 }
