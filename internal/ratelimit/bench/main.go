@@ -38,7 +38,7 @@ var (
 	flagResetKeys = flag.Int("reset-keys", 100000, "counters for the reset benchmark")
 	flagRuns      = flag.Int("runs", 3, "runs per measurement (the median is reported)")
 	flagDelay     = flag.Duration("delay", 10*time.Millisecond, "latency the proxy adds in each direction")
-	flagPace      = flag.Int("pace", 100000, "--pace for the latency benchmark (keys per second)")
+	flagPace      = flag.String("pace", "100000,20000", "--pace values for the latency benchmark (keys per second; each paced scan is watched for at most 10s)")
 	flagOnly      = flag.String("only", "", "comma-separated subset: list,reset,cluster,proxy,pace")
 	flagSlowCLI   = flag.Bool("slow-cli", false, "also time valkey-cli reading GET/PTTL from stdin (one round trip per command; minutes)")
 )
@@ -57,6 +57,7 @@ type env struct {
 	server  string
 	cli     string
 	results []result
+	lastCPU time.Duration // user+sys of the last command timed
 }
 
 type result struct {

@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
@@ -62,6 +64,7 @@ func (e *env) timed(ctx context.Context, redisURL string, stdout *bytes.Buffer, 
 	if err != nil {
 		return d, 0, fmt.Errorf("%s %v: %v: %s", name, args, err, errOut.String())
 	}
+	e.lastCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return d, hwm.Load(), nil
 }
 
@@ -104,12 +107,15 @@ func (e *env) benchList(ctx context.Context, s *server) error {
 	var oxy, bare, vals, evals []time.Duration
 	var rss int64
 	var scanned int64
+	var cpuList, cpuScan, cpuClient []time.Duration
 	for range *flagRuns {
 		var out bytes.Buffer
+		c0 := s.cpu(ctx)
 		d, r, err := e.timed(ctx, s.url(), &out, e.oxyctl, "limits", "list", "--top", "20", "-o", "json")
 		if err != nil {
 			return err
 		}
+		cpuList, cpuClient = append(cpuList, s.cpu(ctx)-c0), append(cpuClient, e.lastCPU)
 		var res ratelimit.ListResult
 		if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res.Clients) != 20 {
 			return fmt.Errorf("oxyctl list output: %v (%d clients)", err, len(res.Clients))
@@ -117,10 +123,12 @@ func (e *env) benchList(ctx context.Context, s *server) error {
 		scanned = res.ScannedKeys
 		oxy, rss = append(oxy, d), max(rss, r)
 		fmt.Printf("    run: oxyctl list %s, peak RSS %.1f MiB\n", secs(d), float64(r)/1024)
+		c0 = s.cpu(ctx)
 		if d, err = e.shell(ctx, scan); err != nil {
 			return err
 		}
 		bare = append(bare, d)
+		cpuScan = append(cpuScan, s.cpu(ctx)-c0)
 		if d, err = e.shell(ctx, pipe); err != nil {
 			return err
 		}
@@ -136,6 +144,8 @@ func (e *env) benchList(ctx context.Context, s *server) error {
 	e.report("valkey-cli --scan | GET+PTTL RESP into --pipe (no values shown)", secs(mv), "", true)
 	e.report("valkey-cli --scan | xargs -n 500 valkey-cli --eval GET+PTTL", secs(me), "", true)
 	e.report("list / bare scan", fmt.Sprintf("%.2fx", mo.Seconds()/mb.Seconds()), "<= 2.0x", mo.Seconds() <= 2*mb.Seconds())
+	e.report("  server CPU: list / bare scan", fmt.Sprintf("%s / %s = %.2fx", secs(median(cpuList)), secs(median(cpuScan)), median(cpuList).Seconds()/median(cpuScan).Seconds()), "", true)
+	e.report("  oxyctl's own CPU (user+sys)", secs(median(cpuClient)), "", true)
 	e.report("--eval value pipeline / list (speed-up)", fmt.Sprintf("%.2fx", me.Seconds()/mo.Seconds()), ">= 2x", me.Seconds() >= 2*mo.Seconds())
 	e.report("--pipe GET+PTTL / list (speed-up)", fmt.Sprintf("%.2fx", mv.Seconds()/mo.Seconds()), ">= 2x", mv.Seconds() >= 2*mo.Seconds())
 	e.report("oxyctl list peak RSS", fmt.Sprintf("%.1f MiB", float64(rss)/1024), "< 32 MiB", rss < 32*1024)
@@ -222,14 +232,24 @@ func (e *env) benchCluster(ctx context.Context) error {
 		prims[i] = n.client
 	}
 	l := ratelimit.DefaultLimiter()
-	var par, seq, bin []time.Duration
+	var par, seq, bin, clientCPU, serverCPU []time.Duration
 	for range *flagRuns {
 		for _, parallel := range []int{ratelimit.DefaultParallel, 1} {
+			var s0 time.Duration
+			for _, n := range nodes {
+				s0 += n.cpu(ctx)
+			}
+			c0 := selfCPU()
 			start := time.Now()
 			res, err := ratelimit.List(ctx, prims, l, ratelimit.ListOptions{Top: 20, Scan: ratelimit.ScanOptions{Parallel: parallel}})
 			if err != nil {
 				return err
 			}
+			clientCPU = append(clientCPU, selfCPU()-c0)
+			for _, n := range nodes {
+				s0 -= n.cpu(ctx)
+			}
+			serverCPU = append(serverCPU, -s0)
 			if len(res.Clients) != 20 {
 				return fmt.Errorf("cluster list returned %d clients", len(res.Clients))
 			}
@@ -250,6 +270,8 @@ func (e *env) benchCluster(ctx context.Context) error {
 	e.report("primaries one after another (Parallel: 1)", secs(ms), "", true)
 	e.report("oxyctl limits list on the cluster (binary)", secs(median(bin)), "", true)
 	e.report("parallel / sequential", fmt.Sprintf("%.2fx", mp.Seconds()/ms.Seconds()), "<= 0.65x", mp.Seconds() <= 0.65*ms.Seconds())
+	e.report("  CPU per scan: client / 3 servers", fmt.Sprintf("%s / %s", secs(median(clientCPU)), secs(median(serverCPU))), "", true)
+	e.report("  CPUs available", fmt.Sprint(runtime.NumCPU()), "", true)
 	return nil
 }
 
@@ -326,7 +348,7 @@ func (e *env) benchPace(ctx context.Context, s *server) error {
 		q := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
 		e.report(name, fmt.Sprintf("p50 %s p99 %s max %s", ms(q(0.5)), ms(q(0.99)), ms(lats[len(lats)-1])), "", true)
 		if took > 0 {
-			e.report("  scan took", secs(took), "", true)
+			e.report("  watched for", secs(took), "", true)
 		}
 	}
 	idle, _, _ := measure(func() error { time.Sleep(2 * time.Second); return nil })
@@ -339,15 +361,33 @@ func (e *env) benchPace(ctx context.Context, s *server) error {
 		return err
 	}
 	row("during list (no pace)", full, took)
-	paced, took, err := measure(func() error {
-		_, _, err := e.timed(ctx, s.url(), nil, e.oxyctl, "limits", "list", "-o", "json", "--pace", strconv.Itoa(*flagPace))
-		return err
-	})
-	if err != nil {
-		return err
+	for _, pace := range strings.Split(*flagPace, ",") {
+		pace = strings.TrimSpace(pace)
+		// A slow pace would take minutes on a million keys: watch 10 s of it.
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		paced, took, err := measure(func() error {
+			_, _, err := e.timed(pctx, s.url(), nil, e.oxyctl, "limits", "list", "-o", "json", "--pace", pace)
+			if pctx.Err() != nil {
+				return nil // stopped after the window, as intended
+			}
+			return err
+		})
+		cancel()
+		if err != nil {
+			return err
+		}
+		row("during list --pace "+pace, paced, took)
 	}
-	row(fmt.Sprintf("during list --pace %d", *flagPace), paced, took)
 	return nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+// selfCPU is this process's user+sys CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

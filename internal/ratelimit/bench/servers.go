@@ -91,6 +91,24 @@ func (s *server) stop() {
 
 func (s *server) url() string { return "redis://" + s.addr }
 
+// cpu is the server's used CPU (user + sys) so far.
+func (s *server) cpu(ctx context.Context) time.Duration {
+	info, err := s.client.Do(ctx, s.client.B().Info().Section("cpu").Build()).ToString()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		for _, f := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), f); ok {
+				x, _ := strconv.ParseFloat(v, 64)
+				total += x
+			}
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
 func (s *server) dbsize(ctx context.Context) (int64, error) {
 	return s.client.Do(ctx, s.client.B().Dbsize().Build()).AsInt64()
 }
