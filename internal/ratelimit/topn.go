@@ -56,6 +56,13 @@ func (h *topN[T]) down(i int) {
 }
 
 func (h *topN[T]) add(x T) {
+	// Most items of a long stream do not make the cut: reject them before
+	// the map lookup. (A repeat of a kept key that no longer makes the cut
+	// leaves the kept copy in place: still no duplicate.)
+	full := h.n > 0 && len(h.items) >= h.n
+	if full && !h.before(&x, &h.items[0]) {
+		return
+	}
 	k := h.keyOf(&x)
 	if i, ok := h.index[k]; ok {
 		h.items[i] = x
@@ -63,14 +70,11 @@ func (h *topN[T]) add(x T) {
 		h.down(h.index[k])
 		return
 	}
-	if h.n == 0 || len(h.items) < h.n {
+	if !full {
 		h.items = append(h.items, x)
 		i := len(h.items) - 1
 		h.index[k] = i
 		h.up(i)
-		return
-	}
-	if !h.before(&x, &h.items[0]) {
 		return
 	}
 	delete(h.index, h.keyOf(&h.items[0]))

@@ -19,12 +19,16 @@ func TestTopN(t *testing.T) {
 			h := newTopN(n, less, counterKey)
 			byKey := map[string]counter{}
 			for i := range 1500 {
-				// Every 7th record repeats an earlier key, as SCAN may.
+				// Every 7th record repeats an earlier key, as SCAN may: a
+				// later reading of the same counter (hits grown, TTL shrunk).
 				k := fmt.Sprintf("rl:%d", i)
-				if i%7 == 6 {
-					k = fmt.Sprintf("rl:%d", rng.IntN(i))
-				}
 				r := counter{key: k, hits: rng.Int64N(50), pttl: rng.Int64N(100)}
+				if i%7 == 6 {
+					if prev, ok := byKey[fmt.Sprintf("rl:%d", rng.IntN(i))]; ok {
+						k = prev.key
+						r = counter{key: k, hits: prev.hits + rng.Int64N(3), pttl: max(0, prev.pttl-rng.Int64N(3))}
+					}
+				}
 				byKey[k] = r
 				h.add(r)
 			}
