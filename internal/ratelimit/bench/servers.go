@@ -37,7 +37,20 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// startServer starts a valkey-server on a free port (three tries: a port
+// found free may be taken before the server binds it).
 func (e *env) startServer(ctx context.Context, cluster bool) (*server, error) {
+	var err error
+	for range 3 {
+		var s *server
+		if s, err = e.startServerOnce(ctx, cluster); err == nil {
+			return s, nil
+		}
+	}
+	return nil, err
+}
+
+func (e *env) startServerOnce(ctx context.Context, cluster bool) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -57,7 +70,7 @@ func (e *env) startServer(ctx context.Context, cluster bool) (*server, error) {
 		return nil, err
 	}
 	s := &server{port: port, addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if c, err := net.Dial("tcp", s.addr); err == nil {
 			c.Close()
