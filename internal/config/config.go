@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -171,7 +172,7 @@ func Parse(path string, b []byte) (*File, error) {
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, errorsEOF) {
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(path, err)
 	}
 	for name, c := range f.Contexts {
@@ -180,13 +181,6 @@ func Parse(path string, b []byte) (*File, error) {
 		}
 	}
 	return &f, nil
-}
-
-var errorsEOF = eof()
-
-func eof() error {
-	var n yaml.Node
-	return yaml.NewDecoder(bytes.NewReader(nil)).Decode(&n)
 }
 
 // yamlError turns a yaml error into "file:line: what".
