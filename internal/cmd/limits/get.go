@@ -61,11 +61,7 @@ func NewCmdGet(f *cmdutil.Factory, c *common, runF func(context.Context, *getOpt
 }
 
 func getRun(ctx context.Context, opts *getOptions) error {
-	l, err := opts.limiter()
-	if err != nil {
-		return err
-	}
-	st, err := opts.connect(ctx)
+	l, st, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -168,6 +168,16 @@ func (c *common) limiter() (ratelimit.Limiter, error) {
 	return l, l.Validate()
 }
 
+// open resolves the limiter, then connects; the caller closes the Store.
+func (c *common) open(ctx context.Context) (ratelimit.Limiter, *Store, error) {
+	l, err := c.limiter()
+	if err != nil {
+		return l, nil, err
+	}
+	st, err := c.connect(ctx)
+	return l, st, err
+}
+
 // connect opens the store; a nil Close is made safe.
 func (c *common) connect(ctx context.Context) (*Store, error) {
 	s, err := c.Store(ctx)

@@ -83,11 +83,7 @@ func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listO
 }
 
 func listRun(ctx context.Context, opts *listOptions) error {
-	l, err := opts.limiter()
-	if err != nil {
-		return err
-	}
-	st, err := opts.connect(ctx)
+	l, st, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -61,11 +61,7 @@ func NewCmdStats(f *cmdutil.Factory, c *common, runF func(context.Context, *stat
 }
 
 func statsRun(ctx context.Context, opts *statsOptions) error {
-	l, err := opts.limiter()
-	if err != nil {
-		return err
-	}
-	st, err := opts.connect(ctx)
+	l, st, err := opts.open(ctx)
 	if err != nil {
 		return err
 	}
