@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/glob"
 )
 
 // Defaults of the Oxy API's limiter.
@@ -168,21 +169,8 @@ func (l Limiter) HasPrefix(key string) bool {
 }
 
 // EscapeGlob escapes the characters SCAN MATCH treats as pattern syntax, so
-// that s matches only itself.
-func EscapeGlob(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 4)
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
+// that s matches only itself (see glob.Escape).
+func EscapeGlob(s string) string { return glob.Escape(s) }
 
 // Pattern is the SCAN MATCH pattern for every key of l.
 func (l Limiter) Pattern() string { return EscapeGlob(l.Prefix) + "*" }

@@ -99,15 +99,7 @@ func NewCmdApply(f *cmdutil.Factory, c *common, runF func(context.Context, *appl
 }
 
 func applyRun(ctx context.Context, opts *applyOptions) error {
-	fw, err := opts.policy(opts.PolicyFile)
-	if err != nil {
-		return err
-	}
-	st, err := opts.load(ctx)
-	if err != nil {
-		return err
-	}
-	inv, resolved, err := resolveAll(ctx, st, fw)
+	fw, st, inv, resolved, err := opts.loadResolved(ctx, opts.PolicyFile)
 	if err != nil {
 		return err
 	}

@@ -74,15 +74,7 @@ func NewCmdAudit(f *cmdutil.Factory, c *common, runF func(context.Context, *audi
 }
 
 func auditRun(ctx context.Context, opts *auditOptions) error {
-	fw, err := opts.policy(opts.PolicyFile)
-	if err != nil {
-		return err
-	}
-	st, err := opts.load(ctx)
-	if err != nil {
-		return err
-	}
-	inv, resolved, err := resolveAll(ctx, st, fw)
+	fw, st, inv, resolved, err := opts.loadResolved(ctx, opts.PolicyFile)
 	if err != nil {
 		return err
 	}

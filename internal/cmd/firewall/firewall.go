@@ -183,6 +183,22 @@ func (c *common) policy(file string) (*policy.Firewall, error) {
 	return fw, nil
 }
 
+// loadResolved reads the policy (policyFile, or the context's), the cluster's
+// rules, and the inventory both need, and resolves the policy against it:
+// what audit and apply start from.
+func (c *common) loadResolved(ctx context.Context, policyFile string) (*policy.Firewall, *state, *doapi.Inventory, []policy.Resolved, error) {
+	fw, err := c.policy(policyFile)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	st, err := c.load(ctx)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	inv, resolved, err := resolveAll(ctx, st, fw)
+	return fw, st, inv, resolved, err
+}
+
 // resolveAll loads the inventory that the policy and rules need and resolves
 // the policy against it.
 func resolveAll(ctx context.Context, st *state, fw *policy.Firewall) (*doapi.Inventory, []policy.Resolved, error) {
