@@ -14,9 +14,10 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/syncbuf"
 
 	"github.com/valkey-io/valkey-go"
 
@@ -25,33 +26,8 @@ import (
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
-// syncBuffer is a bytes.Buffer that can be read while a command writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the complete lines written so far.
-func (s *syncBuffer) lines() []string {
-	str := s.String()
-	i := strings.LastIndexByte(str, '\n')
-	if i < 0 {
-		return nil
-	}
-	return strings.Split(str[:i], "\n")
-}
+// syncBuffer can be read while a command writes it.
+type syncBuffer = syncbuf.Buffer
 
 // running is an oxyctl run in a goroutine, with streams readable meanwhile.
 type running struct {

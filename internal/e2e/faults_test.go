@@ -342,7 +342,7 @@ func faultTailRestart(t *testing.T) {
 	r := startOxyctl(t, env, "-o", "json", "pubsub", "tail", "--count", "2")
 	waitFor(t, 10*time.Second, "tail to subscribe", subscribed)
 	publish()
-	waitFor(t, 10*time.Second, "the first message", func() bool { return len(r.out.lines()) >= 1 })
+	waitFor(t, 10*time.Second, "the first message", func() bool { return len(r.out.Lines()) >= 1 })
 	srv.Stop()
 	waitFor(t, 10*time.Second, "the lost-connection notice", func() bool {
 		return strings.Contains(r.errOut.String(), "lost the connection")
@@ -398,7 +398,7 @@ func faultHealthWatch(t *testing.T) {
 	}
 	rounds := func() []round {
 		var out []round
-		for _, l := range r.out.lines() {
+		for _, l := range r.out.Lines() {
 			var rd round
 			if err := json.Unmarshal([]byte(l), &rd); err != nil {
 				t.Fatalf("not a JSON line: %q", l)

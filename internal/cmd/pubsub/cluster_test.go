@@ -137,7 +137,7 @@ func TestTailCluster(t *testing.T) {
 	if err := r.wait(t, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if recs := parseRecords(t, out.lines()); len(recs) != 3 || recs[2].str("event") != "roomEvent" {
+	if recs := parseRecords(t, out.Lines()); len(recs) != 3 || recs[2].str("event") != "roomEvent" {
 		t.Errorf("records: %s", out.String())
 	}
 
@@ -156,7 +156,7 @@ func TestTailCluster(t *testing.T) {
 	if err := r.wait(t, 10*time.Second); err != nil {
 		t.Fatalf("%v: %s", err, errOut.String())
 	}
-	recs := parseRecords(t, out.lines())
+	recs := parseRecords(t, out.Lines())
 	if len(recs) != len(rooms) {
 		t.Fatalf("records: %s", out.String())
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/testutil/syncbuf"
+
 	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 
 	"github.com/valkey-io/valkey-go"
@@ -22,34 +24,8 @@ import (
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
-// syncBuffer is a bytes.Buffer safe to read while a tail writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the complete lines written so far.
-func (s *syncBuffer) lines() []string {
-	str := s.String()
-	if i := strings.LastIndexByte(str, '\n'); i >= 0 {
-		str = str[:i]
-	} else {
-		return nil
-	}
-	return strings.Split(str, "\n")
-}
+// syncBuffer can be read while a command writes it.
+type syncBuffer = syncbuf.Buffer
 
 // fixedNow is the clock of text tests.
 var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)

@@ -64,7 +64,7 @@ func (it *interop) emit(req nodeapp.EmitRequest, want ...func(record) bool) (nod
 	var recs []record
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		recs = parseRecords(t, it.out.lines()[it.seen:])
+		recs = parseRecords(t, it.out.Lines()[it.seen:])
 		all := true
 		for _, w := range want {
 			if !slices.ContainsFunc(recs, w) {
@@ -80,7 +80,7 @@ func (it *interop) emit(req nodeapp.EmitRequest, want ...func(record) bool) (nod
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // late responses belong to this emit
-	lines := it.out.lines()
+	lines := it.out.Lines()
 	recs = parseRecords(t, lines[it.seen:])
 	it.seen = len(lines)
 	return res, recs

@@ -155,7 +155,7 @@ func TestTailFixtures(t *testing.T) {
 			if err := r.wait(t, 15*time.Second); err != nil {
 				t.Fatalf("tail: %v (stderr %q)", err, errOut.String())
 			}
-			recs := parseRecords(t, out.lines())
+			recs := parseRecords(t, out.Lines())
 			if len(recs) != len(fx) {
 				t.Fatalf("%d records for %d messages:\n%s", len(recs), len(fx), out.String())
 			}
@@ -242,7 +242,7 @@ func TestTailFixturesText(t *testing.T) {
 	if err := r.wait(t, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	got := out.lines()
+	got := out.Lines()
 	if len(got) != len(want) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(got), len(want), out.String())
 	}
@@ -274,7 +274,7 @@ func TestTailFixturesText(t *testing.T) {
 	if err := r.wait(t, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	recs := parseRecords(t, out.lines())
+	recs := parseRecords(t, out.Lines())
 	if len(recs) != 1 || recs[0].str("raw") != base64.StdEncoding.EncodeToString(f.payload) {
 		t.Errorf("--raw JSON: %s", out.String())
 	}

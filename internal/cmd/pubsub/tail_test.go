@@ -61,7 +61,7 @@ func TestTailSurvivesRestart(t *testing.T) {
 			opts.Count, opts.Sharded, opts.ShardedSet = 2, tc.sharded, true
 			r := startTail(t, opts)
 			send()
-			waitFor(t, 5*time.Second, "the first message", func() bool { return len(out.lines()) == 1 })
+			waitFor(t, 5*time.Second, "the first message", func() bool { return len(out.Lines()) == 1 })
 
 			stopped := time.Now()
 			srv.Stop()
@@ -71,12 +71,12 @@ func TestTailSurvivesRestart(t *testing.T) {
 			srv.Restart(t)
 			restarted := time.Now()
 			// The tail is back once the gap record is out.
-			waitFor(t, 10*time.Second, "the gap record", func() bool { return len(out.lines()) == 2 })
+			waitFor(t, 10*time.Second, "the gap record", func() bool { return len(out.Lines()) == 2 })
 			send()
 			if err := r.wait(t, 10*time.Second); err != nil {
 				t.Fatalf("tail: %v", err)
 			}
-			recs := parseRecords(t, out.lines())
+			recs := parseRecords(t, out.Lines())
 			if len(recs) != 3 {
 				t.Fatalf("want message, gap, message; got:\n%s", out.String())
 			}
@@ -188,7 +188,7 @@ func TestTailFilters(t *testing.T) {
 			if err := r.stop(t); err != nil {
 				t.Fatal(err)
 			}
-			recs := parseRecords(t, out.lines())
+			recs := parseRecords(t, out.Lines())
 			var got []string
 			for _, rec := range recs {
 				name := rec.str("event")
@@ -262,14 +262,14 @@ func TestTailEnds(t *testing.T) {
 			_ = cl.Do(context.Background(), cl.B().Publish().Channel(f.Channel).Message(string(f.payload)).Build()).Error()
 		}
 	}()
-	waitFor(t, 5*time.Second, "some messages", func() bool { return len(out.lines()) > 50 })
+	waitFor(t, 5*time.Second, "some messages", func() bool { return len(out.Lines()) > 50 })
 	err := r.stop(t)
 	close(stop)
 	<-pubDone
 	if err != nil {
 		t.Fatalf("Ctrl-C: %v", err)
 	}
-	n := len(parseRecords(t, out.lines()))
+	n := len(parseRecords(t, out.Lines()))
 	if s := errOut.String(); !strings.Contains(s, "tail: "+strconv.Itoa(n)+" message(s)") || !strings.Contains(s, "by event: news "+strconv.Itoa(n)) {
 		t.Errorf("summary does not match the %d records: %q", n, s)
 	}
@@ -367,7 +367,7 @@ func TestTailTLS(t *testing.T) {
 		if err := r.wait(t, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		if recs := parseRecords(t, out.lines()); len(recs) != 1 || recs[0].str("event") != "roomEvent" {
+		if recs := parseRecords(t, out.Lines()); len(recs) != 1 || recs[0].str("event") != "roomEvent" {
 			t.Errorf("sharded %v: %s", sharded, out.String())
 		}
 		if strings.Contains(errOut.String(), "s3cret") {
