@@ -75,42 +75,38 @@ func String(s string) string {
 }
 
 // URL returns raw with its password replaced by ***. The user name stays
-// (rediss://default:***@host:25061). A string that does not parse as a URL is
-// scrubbed by hand: whatever sits between "://user:" and the last "@" of the
-// authority is masked, so a malformed URL never leaks its password either.
-func URL(raw string) string {
-	u, err := url.Parse(raw)
-	if err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "PASSWORDMASK")
-			return String(strings.Replace(u.String(), "PASSWORDMASK", Mask, 1))
-		}
-		return String(u.String())
+// (rediss://default:***@host:25061). It works on the text, not on a parsed
+// URL: a password may hold '#', '?', '/' or '@' unescaped, which a URL parser
+// would read as a fragment, query or path and show. Everything between the
+// first ':' after "://" and the last '@' is masked.
+func URL(raw string) string { return String(scrubAuthority(raw)) }
+
+// Password returns what URL masks in raw ("" when raw has no password).
+func Password(raw string) string {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return ""
 	}
-	if err == nil {
-		return String(raw)
+	rest := raw[i+3:]
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return ""
 	}
-	return String(scrubAuthority(raw))
+	c := strings.Index(rest[:at], ":")
+	if c < 0 {
+		return ""
+	}
+	return rest[c+1 : at]
 }
 
 func scrubAuthority(raw string) string {
-	i := strings.Index(raw, "://")
-	if i < 0 {
+	pw := Password(raw)
+	if pw == "" {
 		return raw
 	}
-	rest := raw[i+3:]
-	end := len(rest)
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		end = j
-	}
-	auth := rest[:end]
-	at := strings.LastIndex(auth, "@")
-	if at < 0 {
-		return raw
-	}
-	userinfo := auth[:at]
-	if c := strings.Index(userinfo, ":"); c >= 0 {
-		userinfo = userinfo[:c+1] + Mask
-	}
-	return raw[:i+3] + userinfo + auth[at:] + rest[end:]
+	i := strings.Index(raw, "://") + 3
+	rest := raw[i:]
+	at := strings.LastIndex(rest, "@")
+	c := strings.Index(rest[:at], ":")
+	return raw[:i] + rest[:c+1] + Mask + rest[at:]
 }

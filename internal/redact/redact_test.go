@@ -13,6 +13,9 @@ func TestURL(t *testing.T) {
 		{"rediss://user@host:1", "rediss://user@host:1"},
 		{"redis://u:pa ss%zz@host:1", "redis://u:***@host:1"}, // malformed escape: scrubbed by hand
 		{"rediss://:x@", "rediss://:***@"},
+		{"://:000#00@", "://:***@"},
+		{"redis://u:ab#cd@host:1", "redis://u:***@host:1"},
+		{"redis://u:a/b?c@d@host:1/0", "redis://u:***@host:1/0"},
 	} {
 		if got := URL(tc.in); got != tc.want {
 			t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)

@@ -37,6 +37,9 @@ func (t Target) Loopback() bool {
 // accepted as the same). Errors are ConfigErrors whose text shows the URL
 // with its password masked.
 func ParseURL(raw string) (Target, error) {
+	// Whatever stands where a password would, hide it from every message
+	// before anything can quote it (a parse error quotes pieces of the input).
+	redact.Register(redact.Password(raw))
 	shown := redact.URL(raw)
 	bad := func(why string) error {
 		return &apperr.ConfigError{
