@@ -1,0 +1,275 @@
+// Package resp speaks just enough RESP2 for oxyctl's hot loops: it appends
+// commands to a byte slice and reads replies without building a value per
+// reply. A scan of a million keys reads two million replies; valkey-go (which
+// oxyctl uses for everything else) allocates a message for each, and that
+// client-side work, not the server's, then bounds how fast a Valkey Cluster
+// can be scanned on a small machine.
+//
+// The reader is strict: a reply of a type the caller did not expect, a
+// length that does not parse or exceeds the server's own limit, or a line
+// that does not end in CRLF is an error, never a guess.
+package resp
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// MaxBulk is the longest bulk string the reader accepts: the server's own
+// default limit (proto-max-bulk-len, 512 MB).
+const MaxBulk = 512 << 20
+
+// MaxArray bounds an array's length, so that a corrupt length cannot make a
+// caller allocate without limit.
+const MaxArray = 1 << 24
+
+// Error is an error reply from the server ("-ERR ...", "-WRONGTYPE ...").
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+// Prefix is the error's first word ("ERR", "WRONGTYPE", "MOVED", ...).
+func (e *Error) Prefix() string {
+	for i := 0; i < len(e.Msg); i++ {
+		if e.Msg[i] == ' ' {
+			return e.Msg[:i]
+		}
+	}
+	return e.Msg
+}
+
+// ErrProtocol is wrapped by every error about a malformed reply.
+var ErrProtocol = errors.New("malformed reply")
+
+func protoErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrProtocol, fmt.Sprintf(format, args...))
+}
+
+// AppendArray appends the header of an array of n elements.
+func AppendArray(b []byte, n int) []byte {
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, '\r', '\n')
+}
+
+// AppendBulk appends s as a bulk string; any bytes are allowed.
+func AppendBulk(b []byte, s string) []byte {
+	b = append(b, '$')
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, '\r', '\n')
+	b = append(b, s...)
+	return append(b, '\r', '\n')
+}
+
+// AppendCommand appends one command: an array of bulk strings.
+func AppendCommand(b []byte, args ...string) []byte {
+	b = AppendArray(b, len(args))
+	for _, a := range args {
+		b = AppendBulk(b, a)
+	}
+	return b
+}
+
+// Reader reads replies from a stream, one at a time and in order.
+type Reader struct {
+	r *bufio.Reader
+}
+
+// NewReader reads from r through a 64 KiB buffer.
+func NewReader(r io.Reader) *Reader { return &Reader{r: bufio.NewReaderSize(r, 64<<10)} }
+
+// line returns the next line without its CRLF. The slice is valid until the
+// next read.
+func (r *Reader) line() ([]byte, error) {
+	l, err := r.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return nil, protoErr("a line longer than %d bytes", r.r.Size())
+	}
+	if err != nil {
+		if err == io.EOF && len(l) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if len(l) < 3 || l[len(l)-2] != '\r' {
+		return nil, protoErr("a line without CRLF: %q", truncate(l))
+	}
+	return l[:len(l)-2], nil
+}
+
+// header reads a reply's first line and returns its type byte and the rest.
+// An error reply is returned as *Error.
+func (r *Reader) header() (byte, []byte, error) {
+	l, err := r.line()
+	if err != nil {
+		return 0, nil, err
+	}
+	if l[0] == '-' {
+		return '-', nil, &Error{Msg: string(l[1:])}
+	}
+	return l[0], l[1:], nil
+}
+
+// parseInt parses a RESP decimal integer: an optional '-' and 1 to 19
+// digits, nothing else.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := int64(c - '0')
+		if n > (1<<63-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// ReadInt reads an integer reply.
+func (r *Reader) ReadInt() (int64, error) {
+	t, rest, err := r.header()
+	if err != nil {
+		return 0, err
+	}
+	if t != ':' {
+		return 0, protoErr("expected an integer, got %q", truncate(append([]byte{t}, rest...)))
+	}
+	n, ok := parseInt(rest)
+	if !ok {
+		return 0, protoErr("integer %q", truncate(rest))
+	}
+	return n, nil
+}
+
+// ReadArrayLen reads an array header and returns its length (-1 for a null
+// array). The elements follow as replies of their own.
+func (r *Reader) ReadArrayLen() (int, error) {
+	t, rest, err := r.header()
+	if err != nil {
+		return 0, err
+	}
+	if t != '*' {
+		return 0, protoErr("expected an array, got %q", truncate(append([]byte{t}, rest...)))
+	}
+	n, ok := parseInt(rest)
+	if !ok || n < -1 || n > MaxArray {
+		return 0, protoErr("array length %q", truncate(rest))
+	}
+	return int(n), nil
+}
+
+// ReadBulk reads a bulk string (or a simple string) reply. ok is false for a
+// null bulk string. The returned slice is valid until the next read: copy
+// what must be kept.
+func (r *Reader) ReadBulk() (b []byte, ok bool, err error) {
+	t, rest, err := r.header()
+	if err != nil {
+		return nil, false, err
+	}
+	switch t {
+	case '+':
+		return rest, true, nil
+	case '$':
+	default:
+		return nil, false, protoErr("expected a string, got %q", truncate(append([]byte{t}, rest...)))
+	}
+	n, okN := parseInt(rest)
+	if !okN || n < -1 || n > MaxBulk {
+		return nil, false, protoErr("bulk length %q", truncate(rest))
+	}
+	if n == -1 {
+		return nil, false, nil
+	}
+	size := int(n) + 2
+	if size <= r.r.Size() {
+		b, err = r.r.Peek(size)
+		if err == nil {
+			_, _ = r.r.Discard(size)
+		}
+	} else {
+		b = make([]byte, size)
+		_, err = io.ReadFull(r.r, b)
+	}
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, false, err
+	}
+	if b[n] != '\r' || b[n+1] != '\n' {
+		return nil, false, protoErr("a bulk string of %d bytes not followed by CRLF", n)
+	}
+	return b[:n:n], true, nil
+}
+
+// Skip reads and discards one reply of any type, with its elements. An error
+// reply is returned as *Error (after the whole reply has been read).
+func (r *Reader) Skip() error {
+	return r.skip(0)
+}
+
+func (r *Reader) skip(depth int) error {
+	if depth > 64 {
+		return protoErr("replies nested more than 64 deep")
+	}
+	t, rest, err := r.header()
+	if err != nil {
+		return err
+	}
+	switch t {
+	case '+', ':':
+		return nil
+	case '$':
+		n, ok := parseInt(rest)
+		if !ok || n < -1 || n > MaxBulk {
+			return protoErr("bulk length %q", truncate(rest))
+		}
+		if n >= 0 {
+			if _, err := r.r.Discard(int(n) + 2); err != nil {
+				return err
+			}
+		}
+		return nil
+	case '*':
+		n, ok := parseInt(rest)
+		if !ok || n < -1 || n > MaxArray {
+			return protoErr("array length %q", truncate(rest))
+		}
+		var firstErr error
+		for range n {
+			if err := r.skip(depth + 1); err != nil {
+				var re *Error
+				if !errors.As(err, &re) {
+					return err
+				}
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+		return firstErr
+	}
+	return protoErr("unknown reply type %q", t)
+}
+
+func truncate(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}
