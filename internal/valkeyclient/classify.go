@@ -16,6 +16,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/redact"
+	"github.com/oxyhq/oxyctl/internal/resp"
 )
 
 // Classify turns a dial, handshake or command error into an apperr error of
@@ -37,7 +38,8 @@ func Classify(err error, t Target) error {
 	text := err.Error()
 
 	var vErr *valkey.ValkeyError
-	if errors.As(err, &vErr) || strings.HasPrefix(text, "WRONGPASS") || strings.HasPrefix(text, "NOAUTH") {
+	var rErr *resp.Error
+	if errors.As(err, &vErr) || errors.As(err, &rErr) || strings.HasPrefix(text, "WRONGPASS") || strings.HasPrefix(text, "NOAUTH") {
 		switch {
 		case strings.Contains(text, "WRONGPASS"):
 			return mk(apperr.KindAuth, fmt.Sprintf("authentication failed at %s: wrong user name or password", addr),

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -215,27 +216,28 @@ func explainTimeout(err error, t Target, r *net.Resolver) error {
 
 const probeTimeout = 300 * time.Millisecond
 
-// Primaries returns one client per primary: every master of a cluster, or
-// the client itself when standalone. Replicas are left out (checked with ROLE).
-func (c *Conn) Primaries(ctx context.Context) ([]valkey.Client, error) {
+// Primaries returns every primary: every master of a cluster, or the server
+// itself when standalone. Replicas are left out (checked with ROLE).
+func (c *Conn) Primaries(ctx context.Context) ([]Node, error) {
 	if !c.Cluster {
-		return []valkey.Client{c.Client}, nil
+		return []Node{c.node(c.Addr, c.Client)}, nil
 	}
-	var out []valkey.Client
-	for _, n := range c.Client.Nodes() {
+	var out []Node
+	for addr, n := range c.Client.Nodes() {
 		role, err := n.Do(ctx, n.B().Role().Build()).ToArray()
 		if err != nil {
 			return nil, Classify(err, c.Target)
 		}
 		if len(role) > 0 {
 			if r, _ := role[0].ToString(); r == "master" {
-				out = append(out, n)
+				out = append(out, c.node(addr, n))
 			}
 		}
 	}
 	if len(out) == 0 {
 		return nil, apperr.Runtime(apperr.KindConnect, errors.New("the cluster reports no primary"), "check CLUSTER NODES on the server")
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
 	return out, nil
 }
 

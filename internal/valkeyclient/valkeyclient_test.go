@@ -153,11 +153,15 @@ func TestClusterDetectedAndEverySlotReachable(t *testing.T) {
 	}
 	var total int64
 	for _, p := range prim {
-		n, err := p.Do(ctx, p.B().Dbsize().Build()).AsInt64()
+		n, err := p.Client.Do(ctx, p.Client.B().Dbsize().Build()).AsInt64()
 		if err != nil || n == 0 {
 			t.Fatalf("DBSIZE on a primary = %d, %v", n, err)
 		}
 		total += n
+		// A connection of one's own reaches the same node, authenticated.
+		if raw := rawInt(t, p, "DBSIZE"); raw != n {
+			t.Fatalf("DBSIZE on %s over Open = %d, over the client %d", p.Addr, raw, n)
+		}
 	}
 	if total != 2000 {
 		t.Fatalf("total keys over primaries = %d, want 2000", total)
