@@ -130,9 +130,9 @@ func faultListRestart(t *testing.T) {
 }
 
 // faultListRestartBetweenScans: a slow --pace leaves the connection idle
-// between SCANs; the server restarts in such a pause, and valkey-go quietly
-// reconnects. Continuing the old cursor on the new process would miss keys
-// or count them twice, so the scan must fail rather than finish.
+// between SCANs; the server restarts in such a pause. A client that quietly
+// reconnected would continue the old cursor on the new process and miss
+// keys or count them twice, so the scan must fail rather than finish.
 func faultListRestartBetweenScans(t *testing.T) {
 	const keys = 12
 	srv := valkeytest.Start(t, valkeytest.Options{Args: persistent})

@@ -9,36 +9,50 @@ import (
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 	"github.com/valkey-io/valkey-go"
 )
 
 // topo is a running Valkey deployment as the domain code sees it.
 type topo struct {
 	name      string
-	client    valkey.Client   // routes per key (cluster-aware)
-	primaries []valkey.Client // one per primary, for SCAN
+	client    valkey.Client       // routes per key (cluster-aware)
+	primaries []valkeyclient.Node // one per primary, for SCAN
+	server    *valkeytest.Server  // the standalone server
 }
 
 func startStandalone(t testing.TB) topo {
 	t.Helper()
 	s := valkeytest.Start(t, valkeytest.Options{})
-	c := s.Client(t)
-	return topo{name: "standalone", client: c, primaries: []valkey.Client{c}}
+	tp := connect(t, "standalone", s.URL)
+	tp.server = s
+	return tp
 }
 
 func startCluster(t testing.TB) topo {
 	t.Helper()
 	cl := valkeytest.StartCluster(t, valkeytest.Options{})
-	tp := topo{name: "cluster", client: cl.Client(t)}
-	for _, n := range cl.Nodes {
-		c, err := n.SingleClient()
-		if err != nil {
-			t.Fatalf("node client %s: %v", n.Addr, err)
-		}
-		t.Cleanup(c.Close)
-		tp.primaries = append(tp.primaries, c)
+	tp := connect(t, "cluster", cl.URL)
+	if len(tp.primaries) != len(cl.Nodes) {
+		t.Fatalf("%d primaries for a cluster of %d", len(tp.primaries), len(cl.Nodes))
 	}
 	return tp
+}
+
+// connect connects as the commands do (valkeyclient), so the scan gets its
+// connections of its own from the same code as in production.
+func connect(t testing.TB, name, url string) topo {
+	t.Helper()
+	conn, err := valkeyclient.Connect(context.Background(), valkeyclient.Options{URL: url, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("connect %s: %v", name, err)
+	}
+	t.Cleanup(conn.Close)
+	prims, err := conn.Primaries(context.Background())
+	if err != nil {
+		t.Fatalf("primaries of %s: %v", name, err)
+	}
+	return topo{name: name, client: conn.Client, primaries: prims}
 }
 
 // bothTopologies runs fn against a standalone server and a 3-primary cluster.
@@ -77,7 +91,8 @@ func setCounter(c valkey.Client, key string, hits int64, pttl time.Duration) val
 func allKeys(t testing.TB, tp topo) map[string]string {
 	t.Helper()
 	out := make(map[string]string)
-	for _, p := range tp.primaries {
+	for _, n := range tp.primaries {
+		p := n.Client
 		var cursor uint64
 		for {
 			e, err := p.Do(ctxT(t), p.B().Scan().Cursor(cursor).Count(1000).Build()).AsScanEntry()

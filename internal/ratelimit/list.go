@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
-	"github.com/valkey-io/valkey-go"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 // MaxAnomalies is how many anomalies a listing keeps (the first ones in key
@@ -49,7 +49,7 @@ type ListResult struct {
 // List scans every primary for l's counters and returns the first Top
 // clients in the requested order. Memory stays bounded by Top (and
 // MaxAnomalies) however many keys there are.
-func List(ctx context.Context, primaries []valkey.Client, l Limiter, o ListOptions) (ListResult, error) {
+func List(ctx context.Context, primaries []valkeyclient.Node, l Limiter, o ListOptions) (ListResult, error) {
 	less, err := lessFunc(o.Sort)
 	if err != nil {
 		return ListResult{}, apperr.Usagef("%v", err)

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 	"github.com/valkey-io/valkey-go"
 )
 
@@ -207,7 +208,7 @@ const SampleSize = 10
 // SelectBulk scans l and returns the keys a bulk reset deletes: every valid
 // counter (anomalies and other types never), or with blockedOnly only the
 // clients over the limit. Memory grows with the number of selected keys.
-func SelectBulk(ctx context.Context, primaries []valkey.Client, l Limiter, blockedOnly bool, o ScanOptions) (Selection, error) {
+func SelectBulk(ctx context.Context, primaries []valkeyclient.Node, l Limiter, blockedOnly bool, o ScanOptions) (Selection, error) {
 	sel := Selection{Limiter: l.Info(), Keys: []string{}}
 	less, _ := lessFunc(SortHits)
 	sample := newTopN(SampleSize, less, counterKey)
@@ -240,7 +241,7 @@ func SelectBulk(ctx context.Context, primaries []valkey.Client, l Limiter, block
 // deletes exactly the counters the scan found (one UNLINK per key, through c,
 // which routes each key to its node), nothing else. On error the result
 // holds what was deleted before it.
-func ResetBulk(ctx context.Context, c valkey.Client, primaries []valkey.Client, l Limiter, blockedOnly bool, o ScanOptions) (Selection, ResetResult, error) {
+func ResetBulk(ctx context.Context, c valkey.Client, primaries []valkeyclient.Node, l Limiter, blockedOnly bool, o ScanOptions) (Selection, ResetResult, error) {
 	sel := Selection{Limiter: l.Info(), Keys: []string{}}
 	res := newResetResult(false)
 	less, _ := lessFunc(SortHits)

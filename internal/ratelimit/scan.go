@@ -5,24 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/resp"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 	"github.com/valkey-io/valkey-go"
 )
 
 // Scan tuning defaults. They keep each server command short: a SCAN with
-// COUNT 1000 and a pipeline of 2,000 GET/PTTL commands each take well under a
-// millisecond of server time.
+// COUNT 1000, an MGET of 500 keys and a PTTL each take well under a
+// millisecond of server time, so a client waiting behind them waits little.
 const (
 	DefaultCount    = 1000  // first SCAN COUNT
 	DefaultMaxCount = 10000 // COUNT cap when the round trip is long
-	DefaultBatch    = 500   // keys per GET/PTTL pipeline (2 commands per key)
+	DefaultBatch    = 500   // keys per MGET (each key also gets a PTTL)
 	DefaultParallel = 8     // primaries scanned at once
-	maxInflight     = 64    // GET/PTTL pipelines in flight per primary, at most
 )
 
 // ScanOptions controls how hard a scan works each primary.
@@ -32,10 +35,10 @@ type ScanOptions struct {
 	// MaxCount (default 10000): with 20 ms of round trip, a million keys
 	// take about a hundred sequential SCANs instead of a thousand.
 	Count, MaxCount int
-	// Batch is the number of keys fetched by one pipeline of GET + PTTL
-	// (default 500). Several batches stay in flight while the next SCAN
-	// runs; how many grows with COUNT, so one SCAN's keys are always
-	// being fetched while the next SCAN travels.
+	// Batch is the number of keys read by one MGET (default 500). The keys
+	// of one SCAN reply are fetched while the next SCAN travels: at most
+	// one SCAN and one SCAN's worth of MGET/PTTL are ever queued at the
+	// server per primary.
 	Batch int
 	// Pace caps the keys per second read from each primary (0: no cap).
 	// It also caps COUNT to a hundredth of a second's worth of keys.
@@ -98,7 +101,7 @@ type scanBatch struct {
 // scan walks every key of l on every primary and hands each batch to visit.
 // visit runs on the calling goroutine only, so it needs no locking. It
 // returns the number of keys SCAN returned.
-func scan(ctx context.Context, nodes []valkey.Client, l Limiter, o ScanOptions, visit func(*scanBatch)) (int64, error) {
+func scan(ctx context.Context, nodes []valkeyclient.Node, l Limiter, o ScanOptions, visit func(*scanBatch)) (int64, error) {
 	if err := l.Validate(); err != nil {
 		return 0, err
 	}
@@ -124,7 +127,7 @@ func scan(ctx context.Context, nodes []valkey.Client, l Limiter, o ScanOptions, 
 				return
 			}
 			defer func() { <-pool }()
-			if err := scanNode(sctx, n, l, o, out, fail); err != nil {
+			if err := scanNode(sctx, n, l, o, out); err != nil {
 				fail(err)
 			}
 		}()
@@ -148,222 +151,387 @@ func scan(ctx context.Context, nodes []valkey.Client, l Limiter, o ScanOptions, 
 	return scanned, nil
 }
 
-// scanNode runs the SCAN loop on one primary. The SCAN chain is sequential
-// (each cursor comes from the previous reply) and keeps going while up to
-// `inflight` GET/PTTL pipelines of earlier keys are on the wire; valkey-go
-// pipelines concurrent commands over its connections.
-func scanNode(ctx context.Context, c valkey.Client, l Limiter, o ScanOptions, out chan<- *scanBatch, fail func(error)) error {
-	addr := nodeAddr(c)
-	// One round trip measures the latency and tells a cluster node (where
-	// MGET across slots is refused) from a standalone server.
-	start := time.Now()
-	hello := c.DoMulti(ctx, c.B().Ping().Build(), c.B().Info().Section("cluster").Build(), c.B().Info().Section("server").Build())
-	if err := hello[0].Error(); err != nil {
-		return wrapErr(ctx, "PING "+addr, err)
-	}
-	rtt := time.Since(start)
-	serverInfo, _ := hello[2].ToString()
-	runID := infoField(serverInfo, "run_id")
-	// Without INFO (an ACL may forbid it) assume a cluster: one MGET per
-	// hash slot works on both, it is only less efficient on a standalone.
-	info, err := hello[1].ToString()
-	f := fetcher{c: c, l: l, now: o.Now, windowMS: l.WindowMS(), cluster: err != nil || strings.Contains(info, "cluster_enabled:1")}
-	count := o.countFor(rtt)
-	inflight := min(max(4, 2*((count+o.Batch-1)/o.Batch)+2), maxInflight)
-	sem := make(chan struct{}, inflight)
-	pattern := l.Pattern()
-
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	// A SCAN cursor means nothing to another server process: one that
-	// restarted (or a replica that took over) has its keys in another order,
-	// so going on would miss keys or count them twice. valkey-go reconnects
-	// by itself when it notices a dropped connection between two commands,
-	// so the scan checks at the end that it talked to one process throughout.
-	var cursor uint64
-	var pace pacer
-	pace.init(o.Pace)
-	for {
-		if err := pace.wait(ctx); err != nil {
-			return err
-		}
-		entry, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(pattern).Count(int64(count)).Build()).AsScanEntry()
-		if err != nil {
-			return wrapErr(ctx, "SCAN on "+addr, err)
-		}
-		pace.spent(len(entry.Elements))
-		keys := entry.Elements
-		for len(keys) > 0 {
-			n := min(o.Batch, len(keys))
-			chunk := keys[:n:n]
-			keys = keys[n:]
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				defer recoverTo(fail)
-				b, err := f.fetch(ctx, chunk)
-				if err != nil {
-					fail(wrapErr(ctx, "GET/PTTL on "+addr, err))
-					return
-				}
-				select {
-				case out <- b:
-				case <-ctx.Done():
-				}
-			}()
-		}
-		cursor = entry.Cursor
-		if cursor == 0 {
-			wg.Wait()
-			return sameServer(ctx, c, addr, runID)
-		}
-	}
-}
-
-// sameServer fails when the server at addr is no longer the process whose
-// run_id the scan started with. An empty runID (a server that does not
-// report one) is not checked.
-func sameServer(ctx context.Context, c valkey.Client, addr, runID string) error {
-	if runID == "" || ctx.Err() != nil {
-		return nil
-	}
-	info, err := c.Do(ctx, c.B().Info().Section("server").Build()).ToString()
+// scanNode walks one primary on a connection of its own (see package resp),
+// keeping the server busy without a pause: each write sends the next SCAN
+// first and then the GET work for the keys the last SCAN returned, so the
+// server answers the SCAN, works through the fetch while that answer
+// travels, and finds the following SCAN waiting when it is done. A SCAN
+// cursor is sequential, so this is as far ahead as a scan can run; COUNT
+// grows with the round-trip time so that the fetch work outlasts the trip.
+//
+// The connection never reconnects: a server that restarts or fails over
+// mid-scan ends the scan with an error instead of a silently partial result
+// (a cursor means nothing to another server process).
+func scanNode(ctx context.Context, n valkeyclient.Node, l Limiter, o ScanOptions, out chan<- *scanBatch) error {
+	rc, err := n.Open(ctx)
 	if err != nil {
-		return wrapErr(ctx, "INFO on "+addr, err)
+		return err
 	}
-	if now := infoField(info, "run_id"); now != runID {
-		return apperr.Runtime(apperr.KindConnect,
-			fmt.Errorf("%s restarted or failed over during the scan (its run_id changed), so keys may have been missed or counted twice", addr),
-			"run the command again")
+	defer rc.Close()
+	stop := rc.Watch(ctx)
+	defer stop()
+	w := &walker{rc: rc, addr: n.Addr, l: l, o: o, windowMS: l.WindowMS(), pattern: l.Pattern(), out: out}
+	if err := w.run(ctx); err != nil {
+		return w.wrap(ctx, err)
 	}
 	return nil
 }
 
-// infoField returns the value of field in an INFO reply ("" when absent).
-func infoField(info, field string) string {
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
-			return v
-		}
-	}
-	return ""
-}
-
-// fetcher reads and classifies batches of keys from one node.
-//
-// Values are read with MGET, one per batch on a standalone server: half the
-// commands GET + PTTL per key would cost the server. A cluster refuses MGET
-// across slots, so there the batch is split by hash slot, one MGET per slot.
-// That still saves most GETs: Valkey 8 keeps one table per slot and SCAN
-// walks them in slot order, so the keys of one SCAN reply come in runs of
-// the same slot (about 60 keys per slot with a million keys on a cluster).
-type fetcher struct {
-	c        valkey.Client
+// A walker is the state of one primary's scan: the commands written and not
+// yet answered, in order.
+type walker struct {
+	rc       *resp.Conn
+	addr     string
 	l        Limiter
-	now      func() time.Time
+	o        ScanOptions
 	windowMS int64
-	cluster  bool
+	pattern  string
+	count    string
+	cluster  bool // MGET only within one hash slot
+	out      chan<- *scanBatch
+	buf      []byte
+	queue    []pending
+	pace     pacer
+	now      time.Time // when the current reply was read
+	vals     []value   // scratch: one MGET's values
 }
 
-// fetch reads the values (MGET) and PTTLs of keys with one pipeline and
-// classifies them. MGET answers nil for a key of another type, which GET
-// would refuse with WRONGTYPE; such keys (nil value but a PTTL other than
-// -2) are read again with GET + PTTL, so a counter created between the MGET
-// and its PTTL is classified correctly too.
-func (f *fetcher) fetch(ctx context.Context, keys []string) (*scanBatch, error) {
-	c := f.c
-	groups := [][]string{keys}
-	if f.cluster {
-		groups = bySlot(keys)
+type pendingKind uint8
+
+const (
+	pendingScan    pendingKind = iota
+	pendingFetch               // MGET per group, then PTTL per key
+	pendingRecheck             // GET + PTTL per key
+)
+
+type pending struct {
+	kind   pendingKind
+	groups [][]string // pendingFetch: one MGET each; pendingRecheck: one group
+	batch  *scanBatch
+}
+
+// value is what MGET said of a key.
+type value struct {
+	state uint8 // valNil, valInt, valOther
+	hits  int64
+}
+
+const (
+	valNil   = iota // no such string key: gone, or another type
+	valInt          // a decimal integer
+	valOther        // a string that is not an integer
+)
+
+func (w *walker) run(ctx context.Context) error {
+	// One round trip measures the latency and tells a cluster node (where
+	// MGET across slots is refused) from a standalone server. Without INFO
+	// (an ACL may forbid it) assume a cluster: one MGET per hash slot works
+	// on both, it is only less efficient on a standalone.
+	start := time.Now()
+	w.buf = resp.AppendCommand(w.buf[:0], "PING")
+	w.buf = resp.AppendCommand(w.buf, "INFO", "cluster")
+	if err := w.flush(); err != nil {
+		return err
 	}
-	cmds := make(valkey.Commands, 0, len(groups)+len(keys))
-	for _, g := range groups {
-		cmds = append(cmds, c.B().Mget().Key(g...).Build())
+	w.rc.Expect()
+	if err := w.rc.R.Skip(); err != nil {
+		return fmt.Errorf("PING: %w", err)
 	}
-	order := keys
-	if f.cluster { // the PTTLs follow the groups' key order
-		order = make([]string, 0, len(keys))
-		for _, g := range groups {
-			order = append(order, g...)
-		}
+	info, _, err := w.rc.R.ReadBulk()
+	var re *resp.Error
+	if err != nil && !errors.As(err, &re) {
+		return err
 	}
-	for _, k := range order {
-		cmds = append(cmds, c.B().Pttl().Key(k).Build())
+	w.cluster = err != nil || strings.Contains(string(info), "cluster_enabled:1")
+	w.count = strconv.Itoa(w.o.countFor(time.Since(start)))
+	w.pace.init(w.o.Pace)
+
+	w.sendScan("0")
+	if err := w.flush(); err != nil {
+		return err
 	}
-	res := c.DoMulti(ctx, cmds...)
-	t := f.now()
-	b := &scanBatch{scanned: len(keys), counters: make([]counter, 0, len(keys))}
-	var again []string
-	i := 0 // index into order
-	for gi, g := range groups {
-		vals, err := res[gi].ToArray()
-		if isRedirect(err) {
-			i += len(g) // the slot moved during the scan
-			continue
+	for len(w.queue) > 0 {
+		p := w.queue[0]
+		w.queue = w.queue[1:]
+		w.rc.Expect()
+		var err error
+		switch p.kind {
+		case pendingScan:
+			err = w.readScan(ctx)
+		case pendingFetch:
+			err = w.readFetch(p)
+		case pendingRecheck:
+			err = w.readRecheck(p)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if len(vals) != len(g) {
-			return nil, fmt.Errorf("MGET of %d keys answered %d values", len(g), len(vals))
-		}
-		for j, k := range g {
-			pres := res[len(groups)+i]
-			i++
-			if !f.l.HasPrefix(k) { // SCAN MATCH guarantees it; never trust a key outside the prefix
-				continue
+		if len(w.buf) > 0 {
+			if err := w.flush(); err != nil {
+				return err
 			}
-			pttl, err := pres.AsInt64()
-			if isRedirect(err) {
+		}
+	}
+	return nil
+}
+
+func (w *walker) flush() error {
+	err := w.rc.Write(w.buf)
+	w.buf = w.buf[:0]
+	return err
+}
+
+func (w *walker) sendScan(cursor string) {
+	w.buf = resp.AppendCommand(w.buf, "SCAN", cursor, "MATCH", w.pattern, "COUNT", w.count)
+	w.queue = append(w.queue, pending{kind: pendingScan})
+}
+
+// readScan reads a SCAN reply and sends the next SCAN (paced), then the
+// fetch of the keys it returned.
+func (w *walker) readScan(ctx context.Context) error {
+	r := w.rc.R
+	if n, err := r.ReadArrayLen(); err != nil || n != 2 {
+		return scanShape(err, "SCAN", n)
+	}
+	c, ok, err := r.ReadBulk()
+	if err != nil || !ok {
+		return scanShape(err, "SCAN cursor", -1)
+	}
+	cursor := string(c)
+	n, err := r.ReadArrayLen()
+	if err != nil || n < 0 {
+		return scanShape(err, "SCAN keys", n)
+	}
+	keys := make([]string, 0, min(n, 1<<14)) // a corrupt length must not allocate much
+	for range n {
+		k, ok, err := r.ReadBulk()
+		if err != nil || !ok {
+			return scanShape(err, "SCAN key", -1)
+		}
+		keys = append(keys, string(k))
+	}
+	w.pace.spent(len(keys))
+	if cursor != "0" {
+		if err := w.pace.wait(ctx); err != nil {
+			return err
+		}
+		w.sendScan(cursor)
+	}
+	if len(keys) > 0 {
+		w.sendFetch(keys)
+	}
+	return nil
+}
+
+func scanShape(err error, what string, n int) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s reply of unexpected shape (%d)", resp.ErrProtocol, what, n)
+}
+
+// sendFetch sends, per batch of keys, one MGET (one per hash slot on a
+// cluster) and a PTTL per key. MGET costs the server half what a GET per
+// key does; PTTL has no multi-key form.
+func (w *walker) sendFetch(keys []string) {
+	for len(keys) > 0 {
+		n := min(w.o.Batch, len(keys))
+		chunk := keys[:n:n]
+		keys = keys[n:]
+		groups := [][]string{chunk}
+		if w.cluster {
+			groups = bySlot(chunk)
+		}
+		for _, g := range groups {
+			w.buf = resp.AppendArray(w.buf, 1+len(g))
+			w.buf = resp.AppendBulk(w.buf, "MGET")
+			for _, k := range g {
+				w.buf = resp.AppendBulk(w.buf, k)
+			}
+		}
+		for _, g := range groups {
+			for _, k := range g {
+				w.buf = resp.AppendCommand(w.buf, "PTTL", k)
+			}
+		}
+		w.queue = append(w.queue, pending{kind: pendingFetch, groups: groups,
+			batch: &scanBatch{scanned: len(chunk), counters: make([]counter, 0, len(chunk))}})
+	}
+}
+
+// readFetch classifies a batch from its MGET and PTTL replies. MGET answers
+// nil for a key of another type, which GET would refuse with WRONGTYPE;
+// such keys (nil value but a PTTL other than -2) are read again with GET +
+// PTTL, so a counter created between the MGET and its PTTL is classified
+// correctly too.
+func (w *walker) readFetch(p pending) error {
+	r := w.rc.R
+	w.now = w.o.Now()
+	mgets := make([][]value, len(p.groups))
+	for gi, g := range p.groups {
+		n, err := r.ReadArrayLen()
+		if isRespRedirect(err) {
+			continue // the slot moved during the scan: its keys are skipped
+		}
+		if err != nil {
+			return fmt.Errorf("MGET: %w", err)
+		}
+		if n != len(g) {
+			return fmt.Errorf("%w: MGET of %d keys answered %d values", resp.ErrProtocol, len(g), n)
+		}
+		vals := make([]value, n)
+		for i := range vals {
+			b, ok, err := r.ReadBulk()
+			if err != nil {
+				return fmt.Errorf("MGET: %w", err)
+			}
+			if ok {
+				vals[i] = parseValue(b)
+			}
+		}
+		mgets[gi] = vals
+	}
+	var again []string
+	for gi, g := range p.groups {
+		for j, k := range g {
+			pttl, err := r.ReadInt()
+			if isRespRedirect(err) {
 				continue
 			}
 			if err != nil {
-				return nil, err
+				return fmt.Errorf("PTTL: %w", err)
 			}
-			if pttl == -2 {
-				continue // gone since SCAN
+			if mgets[gi] == nil || pttl == -2 || !w.l.HasPrefix(k) {
+				continue // slot moved, key gone since SCAN, or (never) outside the prefix
 			}
-			val, err := vals[j].ToString()
-			if valkey.IsValkeyNil(err) {
+			v := mgets[gi][j]
+			if v.state == valNil {
 				again = append(again, k) // another type, or created meanwhile
 				continue
 			}
-			if err != nil {
-				return nil, err
-			}
-			rec, problem, ok := classifyValue(f.l, k, val, pttl, f.windowMS, t)
-			b.put(k, rec, problem, ok)
+			rec, problem, ok := classifyParsed(w.l, k, v, pttl, w.windowMS, w.now)
+			p.batch.put(k, rec, problem, ok)
 		}
 	}
 	if len(again) > 0 {
-		if err := f.getPTTL(ctx, b, again); err != nil {
-			return nil, err
+		for _, k := range again {
+			w.buf = resp.AppendCommand(w.buf, "GET", k)
+			w.buf = resp.AppendCommand(w.buf, "PTTL", k)
 		}
+		w.queue = append(w.queue, pending{kind: pendingRecheck, groups: [][]string{again}, batch: p.batch})
+		return nil
 	}
-	return b, nil
+	return w.emit(p.batch)
 }
 
-// getPTTL classifies keys from GET + PTTL per key (GET tells WRONGTYPE).
-func (f *fetcher) getPTTL(ctx context.Context, b *scanBatch, keys []string) error {
-	c := f.c
-	cmds := make(valkey.Commands, 0, 2*len(keys))
-	for _, k := range keys {
-		cmds = append(cmds, c.B().Get().Key(k).Build(), c.B().Pttl().Key(k).Build())
+// readRecheck classifies keys from GET + PTTL each (GET tells WRONGTYPE).
+func (w *walker) readRecheck(p pending) error {
+	r := w.rc.R
+	w.now = w.o.Now()
+	for _, k := range p.groups[0] {
+		var v value
+		b, ok, getErr := r.ReadBulk()
+		if getErr == nil && ok {
+			v = parseValue(b)
+		}
+		pttl, err := r.ReadInt()
+		switch {
+		case isRespRedirect(err):
+			continue
+		case err != nil:
+			return fmt.Errorf("PTTL: %w", err)
+		case pttl == -2:
+			continue // expired or deleted meanwhile
+		}
+		var re *resp.Error
+		switch {
+		case getErr == nil && !ok:
+			continue
+		case errors.As(getErr, &re) && re.Prefix() == "WRONGTYPE":
+			p.batch.put(k, counter{}, ProblemWrongType, false)
+			continue
+		case isRespRedirect(getErr):
+			continue
+		case getErr != nil:
+			return fmt.Errorf("GET: %w", getErr)
+		}
+		rec, problem, ok := classifyParsed(w.l, k, v, pttl, w.windowMS, w.now)
+		p.batch.put(k, rec, problem, ok)
 	}
-	res := c.DoMulti(ctx, cmds...)
-	t := f.now()
-	for i, k := range keys {
-		if err := f.add(b, k, res[2*i], res[2*i+1], t); err != nil {
-			return err
+	return w.emit(p.batch)
+}
+
+func (w *walker) emit(b *scanBatch) error {
+	// The collector may be slow (a terminal); waiting here only slows this
+	// primary's scan, never loses a batch.
+	w.out <- b
+	return nil
+}
+
+// parseValue reads a counter's value as ParseInt(val, 10, 64) would.
+func parseValue(b []byte) value {
+	if len(b) > 0 && len(b) < 19 {
+		var n int64
+		digits := true
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				digits = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if digits {
+			return value{state: valInt, hits: n}
 		}
 	}
-	return nil
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return value{state: valOther}
+	}
+	return value{state: valInt, hits: n}
+}
+
+func isRespRedirect(err error) bool {
+	var re *resp.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.Prefix() {
+	case "MOVED", "ASK", "TRYAGAIN":
+		return true
+	}
+	return false
+}
+
+// wrap turns a failure of the scan's connection into a typed, one-line
+// error naming the primary.
+func (w *walker) wrap(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	var rt *apperr.RuntimeError
+	if errors.As(err, &rt) {
+		return err
+	}
+	var re *resp.Error
+	if errors.As(err, &re) {
+		kind := apperr.KindAPI
+		switch re.Prefix() {
+		case "NOAUTH", "WRONGPASS", "NOPERM":
+			kind = apperr.KindAuth
+		}
+		return apperr.Runtime(kind, fmt.Errorf("scan of %s: %v", w.addr, err), "")
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return apperr.Runtime(apperr.KindTimeout, fmt.Errorf("scan of %s: no reply within the timeout", w.addr), "raise --timeout or check the network path to Valkey")
+	}
+	if errors.Is(err, resp.ErrProtocol) {
+		return apperr.Runtime(apperr.KindAPI, fmt.Errorf("scan of %s: %v", w.addr, err), "")
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return apperr.Runtime(apperr.KindConnect, fmt.Errorf("scan of %s: the server closed the connection (it may have restarted or failed over), so the scan is incomplete", w.addr), "run the command again")
+	}
+	return apperr.Runtime(apperr.KindConnect, fmt.Errorf("scan of %s: %w", w.addr, err), "check that Valkey is reachable")
 }
 
 // bySlot splits keys into runs of the same cluster hash slot, keeping the
@@ -414,19 +582,6 @@ var crc16tab = func() (t [256]uint16) {
 	return t
 }()
 
-// add classifies one key from its GET and PTTL replies into b.
-func (f *fetcher) add(b *scanBatch, key string, get, pttl valkey.ValkeyResult, now time.Time) error {
-	if !f.l.HasPrefix(key) { // SCAN MATCH guarantees it; never trust a key outside the prefix
-		return nil
-	}
-	rec, problem, ok, err := classify(f.l, key, get, pttl, f.windowMS, now)
-	if err != nil {
-		return err
-	}
-	b.put(key, rec, problem, ok)
-	return nil
-}
-
 func (b *scanBatch) put(key string, c counter, problem string, ok bool) {
 	switch {
 	case problem != "":
@@ -466,19 +621,22 @@ func classify(l Limiter, key string, get, pttlRes valkey.ValkeyResult, windowMS 
 
 // classifyValue classifies an existing string key from its value and PTTL.
 func classifyValue(l Limiter, key, val string, pttl, windowMS int64, now time.Time) (rec counter, problem string, ok bool) {
-	if pttl == -1 {
-		return rec, ProblemNoExpiry, false
-	}
-	hits, perr := strconv.ParseInt(val, 10, 64)
+	return classifyParsed(l, key, parseValue([]byte(val)), pttl, windowMS, now)
+}
+
+// classifyParsed classifies an existing string key from its parsed value and PTTL.
+func classifyParsed(l Limiter, key string, v value, pttl, windowMS int64, now time.Time) (rec counter, problem string, ok bool) {
 	switch {
-	case perr != nil:
+	case pttl == -1:
+		return rec, ProblemNoExpiry, false
+	case v.state != valInt:
 		return rec, ProblemNotInteger, false
-	case hits < 0:
+	case v.hits < 0:
 		return rec, ProblemNegative, false
 	case pttl > windowMS:
 		return rec, ProblemExpiryTooLong, false
 	}
-	return newCounter(key, hits, pttl, now), "", true
+	return newCounter(key, v.hits, pttl, now), "", true
 }
 
 func isWrongType(err error) bool {
@@ -530,14 +688,6 @@ func (p *pacer) spent(keys int) {
 		p.next = now
 	}
 	p.next = p.next.Add(time.Duration(float64(keys) / float64(p.rate) * float64(time.Second)))
-}
-
-// nodeAddr names a node client for error messages.
-func nodeAddr(c valkey.Client) string {
-	for a := range c.Nodes() {
-		return a
-	}
-	return "valkey"
 }
 
 // wrapErr turns a valkey-go error into a typed, one-line error. Context

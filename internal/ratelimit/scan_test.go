@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/oxyhq/oxyctl/internal/apperr"
 	"math/rand/v2"
 	"runtime"
 	"sort"
@@ -304,10 +305,10 @@ func TestListPace(t *testing.T) {
 
 func TestListUnreachable(t *testing.T) {
 	s := startStandalone(t)
-	s.primaries[0].Close()
+	s.server.Stop()
 	_, err := List(ctxT(t), s.primaries, DefaultLimiter(), ListOptions{})
-	if err == nil {
-		t.Fatal("scan of a closed client succeeded")
+	if code, kind := apperr.Classify(err); code != apperr.ExitRuntime || kind != apperr.KindConnect {
+		t.Fatalf("scan of a stopped server: %v (exit %d, kind %q), want a connect error", err, code, kind)
 	}
 }
 
@@ -361,7 +362,7 @@ func TestHashSlot(t *testing.T) {
 		keys = append(keys, string(b))
 		cmds = append(cmds, tp.client.B().ClusterKeyslot().Key(string(b)).Build())
 	}
-	for i, r := range tp.primaries[0].DoMulti(ctxT(t), cmds...) {
+	for i, r := range tp.primaries[0].Client.DoMulti(ctxT(t), cmds...) {
 		want, err := r.AsInt64()
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 	"github.com/valkey-io/valkey-go"
 )
 
@@ -80,7 +81,7 @@ func addToHistogram(h []Bucket, hits int64) {
 // Stats scans l once and summarises it: totals, blocked clients, a hit
 // histogram, the top 10 clients, anomalies and an estimate of the memory
 // the counters use. c (the routing client) serves MEMORY USAGE.
-func Stats(ctx context.Context, c valkey.Client, primaries []valkey.Client, l Limiter, o ScanOptions) (StatsResult, error) {
+func Stats(ctx context.Context, c valkey.Client, primaries []valkeyclient.Node, l Limiter, o ScanOptions) (StatsResult, error) {
 	res := StatsResult{Limiter: l.Info(), Histogram: Histogram(l.Limit)}
 	less, _ := lessFunc(SortHits)
 	top := newTopN(10, less, counterKey)

@@ -19,6 +19,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/ratelimit"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 func fixedNow() time.Time { return time.Date(2026, 11, 30, 14, 45, 0, 0, time.UTC) }
@@ -51,8 +52,16 @@ type server struct {
 func startServer(t *testing.T) *server {
 	t.Helper()
 	s := valkeytest.Start(t, valkeytest.Options{})
-	c := s.Client(t)
-	return &server{client: c, store: &Store{Client: c, Primaries: []valkey.Client{c}}}
+	conn, err := valkeyclient.Connect(context.Background(), valkeyclient.Options{URL: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	prims, err := conn.Primaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &server{client: conn.Client, store: &Store{Client: conn.Client, Primaries: prims}}
 }
 
 func (s *server) seed(t *testing.T, cmds ...func(valkey.Builder) valkey.Completed) {

@@ -22,6 +22,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/ratelimit"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 // exitStatus ends the help of every limits verb.
@@ -37,7 +38,7 @@ EXIT STATUS
 // its node, and every primary for SCAN.
 type Store struct {
 	Client    valkey.Client
-	Primaries []valkey.Client
+	Primaries []valkeyclient.Node
 	Cluster   bool
 	Close     func()
 }
