@@ -40,6 +40,7 @@ var (
 	flagDelay     = flag.Duration("delay", 10*time.Millisecond, "latency the proxy adds in each direction")
 	flagPace      = flag.String("pace", "100000,20000", "--pace values for the latency benchmark (keys per second; each paced scan is watched for at most 10s)")
 	flagOnly      = flag.String("only", "", "comma-separated subset: list,reset,cluster,proxy,pace")
+	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of the in-process cluster scans (parallel) to this file")
 	flagSlowCLI   = flag.Bool("slow-cli", false, "also time valkey-cli reading GET/PTTL from stdin (one round trip per command; minutes)")
 )
 

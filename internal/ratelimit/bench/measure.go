@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/ratelimit"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 // timed runs a command and returns its wall time and peak RSS in KiB.
@@ -227,9 +229,14 @@ func (e *env) benchCluster(ctx context.Context) error {
 	if err := e.load(ctx, nodes, *flagKeys, *flagUnrelated); err != nil {
 		return err
 	}
-	prims := make([]valkey.Client, len(nodes))
-	for i, n := range nodes {
-		prims[i] = n.client
+	conn, err := valkeyclient.Connect(ctx, valkeyclient.Options{URL: nodes[0].url()})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	prims, err := conn.Primaries(ctx)
+	if err != nil {
+		return err
 	}
 	l := ratelimit.DefaultLimiter()
 	var par, seq, bin, clientCPU, serverCPU []time.Duration
@@ -240,8 +247,20 @@ func (e *env) benchCluster(ctx context.Context) error {
 				s0 += n.cpu(ctx)
 			}
 			c0 := selfCPU()
+			if *flagProfile != "" && parallel != 1 {
+				f, err := os.Create(*flagProfile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
 			start := time.Now()
 			res, err := ratelimit.List(ctx, prims, l, ratelimit.ListOptions{Top: 20, Scan: ratelimit.ScanOptions{Parallel: parallel}})
+			if *flagProfile != "" && parallel != 1 {
+				pprof.StopCPUProfile()
+			}
 			if err != nil {
 				return err
 			}

@@ -202,7 +202,9 @@ func (e *env) load(ctx context.Context, nodes []*server, counters, other int) er
 			key = fmt.Sprintf("rl:10.%d.%d.%d", i>>16, (i>>8)&0xff, i&0xff)
 		}
 		hits := strconv.Itoa(1 + rng.IntN(400))
-		px := strconv.Itoa(120000 + rng.IntN(780000))
+		// Expiries of 10 to 15 minutes: no counter expires while a run
+		// measures (expiring keys would change the data between runs).
+		px := strconv.Itoa(600000 + rng.IntN(300000))
 		writeRESP(ws[owner(key)], "SET", key, hits, "PX", px)
 	}
 	for i := range other {
