@@ -96,6 +96,7 @@ type scanBatch struct {
 	scanned   int
 	counters  []counter
 	anomalies []Anomaly
+	waiting   int // replies still to read before the batch is complete
 }
 
 // scan walks every key of l on every primary and hands each batch to visit.
@@ -193,7 +194,8 @@ type walker struct {
 	queue    []pending
 	pace     pacer
 	now      time.Time // when the current reply was read
-	vals     []value   // scratch: one MGET's values
+	vals     []value   // scratch: one fetch's values, in key order
+	got      []bool    // scratch: whether each key's MGET answered
 }
 
 type pendingKind uint8
@@ -206,7 +208,8 @@ const (
 
 type pending struct {
 	kind   pendingKind
-	groups [][]string // pendingFetch: one MGET each; pendingRecheck: one group
+	keys   []string // pendingFetch: the groups' keys in order; pendingRecheck: the keys
+	groups []int    // pendingFetch: the length of each MGET's group
 	batch  *scanBatch
 }
 
@@ -330,36 +333,38 @@ func scanShape(err error, what string, n int) error {
 	return fmt.Errorf("%w: %s reply of unexpected shape (%d)", resp.ErrProtocol, what, n)
 }
 
-// sendFetch sends, per batch of keys, one MGET (one per hash slot on a
-// cluster) and a PTTL per key. MGET costs the server half what a GET per
-// key does; PTTL has no multi-key form.
+// sendFetch sends, per batch of keys, one MGET (one per run of keys in the
+// same hash slot on a cluster) and a PTTL per key. MGET costs the server
+// half what a GET per key does; PTTL has no multi-key form. The keys of one
+// SCAN reply make one scanBatch.
 func (w *walker) sendFetch(keys []string) {
+	b := &scanBatch{scanned: len(keys), counters: make([]counter, 0, len(keys))}
 	for len(keys) > 0 {
 		n := min(w.o.Batch, len(keys))
 		chunk := keys[:n:n]
 		keys = keys[n:]
-		groups := [][]string{chunk}
+		groups := []int{len(chunk)}
 		if w.cluster {
-			groups = bySlot(chunk)
+			groups = slotRuns(chunk)
 		}
-		for _, g := range groups {
-			w.buf = resp.AppendArray(w.buf, 1+len(g))
+		rest := chunk
+		for _, n := range groups {
+			w.buf = resp.AppendArray(w.buf, 1+n)
 			w.buf = resp.AppendBulk(w.buf, "MGET")
-			for _, k := range g {
+			for _, k := range rest[:n] {
 				w.buf = resp.AppendBulk(w.buf, k)
 			}
+			rest = rest[n:]
 		}
-		for _, g := range groups {
-			for _, k := range g {
-				w.buf = resp.AppendCommand(w.buf, "PTTL", k)
-			}
+		for _, k := range chunk {
+			w.buf = resp.AppendCommand(w.buf, "PTTL", k)
 		}
-		w.queue = append(w.queue, pending{kind: pendingFetch, groups: groups,
-			batch: &scanBatch{scanned: len(chunk), counters: make([]counter, 0, len(chunk))}})
+		b.waiting++
+		w.queue = append(w.queue, pending{kind: pendingFetch, keys: chunk, groups: groups, batch: b})
 	}
 }
 
-// readFetch classifies a batch from its MGET and PTTL replies. MGET answers
+// readFetch classifies keys from their MGET and PTTL replies. MGET answers
 // nil for a key of another type, which GET would refuse with WRONGTYPE;
 // such keys (nil value but a PTTL other than -2) are read again with GET +
 // PTTL, so a counter created between the MGET and its PTTL is classified
@@ -367,68 +372,69 @@ func (w *walker) sendFetch(keys []string) {
 func (w *walker) readFetch(p pending) error {
 	r := w.rc.R
 	w.now = w.o.Now()
-	mgets := make([][]value, len(p.groups))
-	for gi, g := range p.groups {
-		n, err := r.ReadArrayLen()
-		if isRespRedirect(err) {
-			continue // the slot moved during the scan: its keys are skipped
+	vals, got := w.vals[:0], w.got[:0]
+	for _, n := range p.groups {
+		m, err := r.ReadArrayLen()
+		if isRespRedirect(err) { // the slot moved during the scan: its keys are skipped
+			for range n {
+				vals, got = append(vals, value{}), append(got, false)
+			}
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("MGET: %w", err)
 		}
-		if n != len(g) {
-			return fmt.Errorf("%w: MGET of %d keys answered %d values", resp.ErrProtocol, len(g), n)
+		if m != n {
+			return fmt.Errorf("%w: MGET of %d keys answered %d values", resp.ErrProtocol, n, m)
 		}
-		vals := make([]value, n)
-		for i := range vals {
+		for range n {
 			b, ok, err := r.ReadBulk()
 			if err != nil {
 				return fmt.Errorf("MGET: %w", err)
 			}
+			v := value{}
 			if ok {
-				vals[i] = parseValue(b)
+				v = parseValue(b)
 			}
+			vals, got = append(vals, v), append(got, true)
 		}
-		mgets[gi] = vals
 	}
+	w.vals, w.got = vals, got
 	var again []string
-	for gi, g := range p.groups {
-		for j, k := range g {
-			pttl, err := r.ReadInt()
-			if isRespRedirect(err) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("PTTL: %w", err)
-			}
-			if mgets[gi] == nil || pttl == -2 || !w.l.HasPrefix(k) {
-				continue // slot moved, key gone since SCAN, or (never) outside the prefix
-			}
-			v := mgets[gi][j]
-			if v.state == valNil {
-				again = append(again, k) // another type, or created meanwhile
-				continue
-			}
-			rec, problem, ok := classifyParsed(w.l, k, v, pttl, w.windowMS, w.now)
-			p.batch.put(k, rec, problem, ok)
+	for i, k := range p.keys {
+		pttl, err := r.ReadInt()
+		if isRespRedirect(err) {
+			continue
 		}
+		if err != nil {
+			return fmt.Errorf("PTTL: %w", err)
+		}
+		if !got[i] || pttl == -2 || !w.l.HasPrefix(k) {
+			continue // slot moved, key gone since SCAN, or (never) outside the prefix
+		}
+		if vals[i].state == valNil {
+			again = append(again, k) // another type, or created meanwhile
+			continue
+		}
+		rec, problem, ok := classifyParsed(w.l, k, vals[i], pttl, w.windowMS, w.now)
+		p.batch.put(k, rec, problem, ok)
 	}
 	if len(again) > 0 {
 		for _, k := range again {
 			w.buf = resp.AppendCommand(w.buf, "GET", k)
 			w.buf = resp.AppendCommand(w.buf, "PTTL", k)
 		}
-		w.queue = append(w.queue, pending{kind: pendingRecheck, groups: [][]string{again}, batch: p.batch})
-		return nil
+		p.batch.waiting++
+		w.queue = append(w.queue, pending{kind: pendingRecheck, keys: again, batch: p.batch})
 	}
-	return w.emit(p.batch)
+	return w.done(p.batch)
 }
 
 // readRecheck classifies keys from GET + PTTL each (GET tells WRONGTYPE).
 func (w *walker) readRecheck(p pending) error {
 	r := w.rc.R
 	w.now = w.o.Now()
-	for _, k := range p.groups[0] {
+	for _, k := range p.keys {
 		var v value
 		b, ok, getErr := r.ReadBulk()
 		if getErr == nil && ok {
@@ -458,13 +464,16 @@ func (w *walker) readRecheck(p pending) error {
 		rec, problem, ok := classifyParsed(w.l, k, v, pttl, w.windowMS, w.now)
 		p.batch.put(k, rec, problem, ok)
 	}
-	return w.emit(p.batch)
+	return w.done(p.batch)
 }
 
-func (w *walker) emit(b *scanBatch) error {
-	// The collector may be slow (a terminal); waiting here only slows this
-	// primary's scan, never loses a batch.
-	w.out <- b
+// done hands b to the collector once its last reply has been read. The
+// collector may be slow (a terminal); waiting for it only slows this
+// primary's scan, never loses a batch.
+func (w *walker) done(b *scanBatch) error {
+	if b.waiting--; b.waiting == 0 {
+		w.out <- b
+	}
 	return nil
 }
 
@@ -534,21 +543,23 @@ func (w *walker) wrap(ctx context.Context, err error) error {
 	return apperr.Runtime(apperr.KindConnect, fmt.Errorf("scan of %s: %w", w.addr, err), "check that Valkey is reachable")
 }
 
-// bySlot splits keys into runs of the same cluster hash slot, keeping the
-// order of first appearance (SCAN on a cluster node returns slot runs).
-func bySlot(keys []string) [][]string {
-	var groups [][]string
-	index := make(map[uint16]int)
-	for _, k := range keys {
+// slotRuns splits keys into runs of the same cluster hash slot and returns
+// their lengths. SCAN on a cluster node walks one slot's table at a time, so
+// its keys come in such runs (about 60 keys each with a million keys on
+// three primaries); a key whose slot changes mid-run only starts a new run.
+func slotRuns(keys []string) []int {
+	var runs []int
+	var last uint16
+	for i, k := range keys {
 		s := HashSlot(k)
-		if gi, ok := index[s]; ok {
-			groups[gi] = append(groups[gi], k)
+		if i > 0 && s == last {
+			runs[len(runs)-1]++
 			continue
 		}
-		index[s] = len(groups)
-		groups = append(groups, []string{k})
+		runs = append(runs, 1)
+		last = s
 	}
-	return groups
+	return runs
 }
 
 // HashSlot is the Valkey Cluster hash slot of key: CRC16 (XMODEM) of the

@@ -371,8 +371,10 @@ func TestHashSlot(t *testing.T) {
 			t.Errorf("HashSlot(%q) = %d, server says %d", keys[i], got, want)
 		}
 	}
-	groups := bySlot([]string{"a{1}", "b{2}", "c{1}", "d{3}", "e{2}"})
-	if fmt.Sprint(groups) != "[[a{1} c{1}] [b{2} e{2}] [d{3}]]" {
-		t.Errorf("bySlot = %v", groups)
+	if runs := slotRuns([]string{"a{1}", "c{1}", "b{2}", "e{2}", "f{2}", "d{1}", "x{3}"}); fmt.Sprint(runs) != "[2 3 1 1]" {
+		t.Errorf("slotRuns = %v, want [2 3 1 1]", runs)
+	}
+	if runs := slotRuns(nil); len(runs) != 0 {
+		t.Errorf("slotRuns(nil) = %v", runs)
 	}
 }
