@@ -46,7 +46,8 @@ type ScanOptions struct {
 	// Parallel bounds how many primaries are scanned at once (default 8).
 	Parallel int
 	// Progress, when set, is called with the number of keys scanned so far.
-	// It runs on the scan's collecting goroutine; keep it fast.
+	// Calls come one at a time (from the goroutine of whichever primary
+	// delivered a batch); keep it fast: the scans wait for it.
 	Progress func(scanned int64)
 	// Now is the clock behind resets_at (default time.Now).
 	Now func() time.Time
@@ -100,7 +101,9 @@ type scanBatch struct {
 }
 
 // scan walks every key of l on every primary and hands each batch to visit.
-// visit runs on the calling goroutine only, so it needs no locking. It
+// visit (and Progress) run on the primaries' goroutines, one call at a time,
+// so they need no locking of their own; handing batches over under a lock
+// rather than through a channel spares a goroutine wake-up per batch. It
 // returns the number of keys SCAN returned.
 func scan(ctx context.Context, nodes []valkeyclient.Node, l Limiter, o ScanOptions, visit func(*scanBatch)) (int64, error) {
 	if err := l.Validate(); err != nil {
@@ -114,7 +117,19 @@ func scan(ctx context.Context, nodes []valkeyclient.Node, l Limiter, o ScanOptio
 	defer cancel(nil)
 	fail := func(err error) { cancel(err) }
 
-	out := make(chan *scanBatch, 16)
+	var (
+		mu      sync.Mutex
+		scanned int64
+	)
+	deliver := func(b *scanBatch) {
+		mu.Lock()
+		defer mu.Unlock()
+		scanned += int64(b.scanned)
+		visit(b)
+		if o.Progress != nil {
+			o.Progress(scanned)
+		}
+	}
 	var wg sync.WaitGroup
 	pool := make(chan struct{}, o.Parallel)
 	for _, n := range nodes {
@@ -128,21 +143,12 @@ func scan(ctx context.Context, nodes []valkeyclient.Node, l Limiter, o ScanOptio
 				return
 			}
 			defer func() { <-pool }()
-			if err := scanNode(sctx, n, l, o, out); err != nil {
+			if err := scanNode(sctx, n, l, o, deliver); err != nil {
 				fail(err)
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(out) }()
-
-	var scanned int64
-	for b := range out {
-		scanned += int64(b.scanned)
-		visit(b)
-		if o.Progress != nil {
-			o.Progress(scanned)
-		}
-	}
+	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return scanned, err
 	}
@@ -163,7 +169,7 @@ func scan(ctx context.Context, nodes []valkeyclient.Node, l Limiter, o ScanOptio
 // The connection never reconnects: a server that restarts or fails over
 // mid-scan ends the scan with an error instead of a silently partial result
 // (a cursor means nothing to another server process).
-func scanNode(ctx context.Context, n valkeyclient.Node, l Limiter, o ScanOptions, out chan<- *scanBatch) error {
+func scanNode(ctx context.Context, n valkeyclient.Node, l Limiter, o ScanOptions, deliver func(*scanBatch)) error {
 	rc, err := n.Open(ctx)
 	if err != nil {
 		return err
@@ -171,7 +177,7 @@ func scanNode(ctx context.Context, n valkeyclient.Node, l Limiter, o ScanOptions
 	defer rc.Close()
 	stop := rc.Watch(ctx)
 	defer stop()
-	w := &walker{rc: rc, addr: n.Addr, l: l, o: o, windowMS: l.WindowMS(), pattern: l.Pattern(), out: out}
+	w := &walker{rc: rc, addr: n.Addr, l: l, o: o, windowMS: l.WindowMS(), pattern: l.Pattern(), deliver: deliver}
 	if err := w.run(ctx); err != nil {
 		return w.wrap(ctx, err)
 	}
@@ -189,7 +195,7 @@ type walker struct {
 	pattern  string
 	count    string
 	cluster  bool // MGET only within one hash slot
-	out      chan<- *scanBatch
+	deliver  func(*scanBatch)
 	buf      []byte
 	queue    []pending
 	pace     pacer
@@ -467,12 +473,10 @@ func (w *walker) readRecheck(p pending) error {
 	return w.done(p.batch)
 }
 
-// done hands b to the collector once its last reply has been read. The
-// collector may be slow (a terminal); waiting for it only slows this
-// primary's scan, never loses a batch.
+// done delivers b once its last reply has been read.
 func (w *walker) done(b *scanBatch) error {
 	if b.waiting--; b.waiting == 0 {
-		w.out <- b
+		w.deliver(b)
 	}
 	return nil
 }
