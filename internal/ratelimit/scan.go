@@ -97,13 +97,15 @@ type scanBatch struct {
 	scanned   int
 	counters  []counter
 	anomalies []Anomaly
-	waiting   int // replies still to read before the batch is complete
+	waiting   int      // replies still to read before the batch is complete
+	keys      []string // the SCAN reply's keys
 }
 
 // scan walks every key of l on every primary and hands each batch to visit.
 // visit (and Progress) run on the primaries' goroutines, one call at a time,
 // so they need no locking of their own; handing batches over under a lock
-// rather than through a channel spares a goroutine wake-up per batch. It
+// rather than through a channel spares a goroutine wake-up per batch. visit
+// must not keep the batch or its slices (they are reused), only copies. It
 // returns the number of keys SCAN returned.
 func scan(ctx context.Context, nodes []valkeyclient.Node, l Limiter, o ScanOptions, visit func(*scanBatch)) (int64, error) {
 	if err := l.Validate(); err != nil {
@@ -202,6 +204,7 @@ type walker struct {
 	now      time.Time // when the current reply was read
 	vals     []value   // scratch: one fetch's values, in key order
 	got      []bool    // scratch: whether each key's MGET answered
+	free     []*scanBatch
 }
 
 type pendingKind uint8
@@ -311,14 +314,16 @@ func (w *walker) readScan(ctx context.Context) error {
 	if err != nil || n < 0 {
 		return scanShape(err, "SCAN keys", n)
 	}
-	keys := make([]string, 0, min(n, 1<<14)) // a corrupt length must not allocate much
-	for range n {
+	b := w.batch()
+	keys := b.keys[:0]
+	for range n { // appending: a corrupt length must not allocate much
 		k, ok, err := r.ReadBulk()
 		if err != nil || !ok {
 			return scanShape(err, "SCAN key", -1)
 		}
 		keys = append(keys, string(k))
 	}
+	b.keys, b.scanned = keys, len(keys)
 	w.pace.spent(len(keys))
 	if cursor != "0" {
 		if err := w.pace.wait(ctx); err != nil {
@@ -327,9 +332,23 @@ func (w *walker) readScan(ctx context.Context) error {
 		w.sendScan(cursor)
 	}
 	if len(keys) > 0 {
-		w.sendFetch(keys)
+		w.sendFetch(b)
+	} else {
+		w.free = append(w.free, b)
 	}
 	return nil
+}
+
+// batch returns an empty batch, reusing one already delivered: a scan of a
+// million keys then allocates its slices a few times, not a thousand.
+func (w *walker) batch() *scanBatch {
+	if n := len(w.free); n > 0 {
+		b := w.free[n-1]
+		w.free = w.free[:n-1]
+		*b = scanBatch{keys: b.keys[:0], counters: b.counters[:0]}
+		return b
+	}
+	return &scanBatch{}
 }
 
 func scanShape(err error, what string, n int) error {
@@ -343,8 +362,8 @@ func scanShape(err error, what string, n int) error {
 // same hash slot on a cluster) and a PTTL per key. MGET costs the server
 // half what a GET per key does; PTTL has no multi-key form. The keys of one
 // SCAN reply make one scanBatch.
-func (w *walker) sendFetch(keys []string) {
-	b := &scanBatch{scanned: len(keys), counters: make([]counter, 0, len(keys))}
+func (w *walker) sendFetch(b *scanBatch) {
+	keys := b.keys
 	for len(keys) > 0 {
 		n := min(w.o.Batch, len(keys))
 		chunk := keys[:n:n]
@@ -477,6 +496,8 @@ func (w *walker) readRecheck(p pending) error {
 func (w *walker) done(b *scanBatch) error {
 	if b.waiting--; b.waiting == 0 {
 		w.deliver(b)
+		clear(b.keys) // let the key strings go
+		w.free = append(w.free, b)
 	}
 	return nil
 }

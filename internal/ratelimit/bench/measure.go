@@ -239,7 +239,8 @@ func (e *env) benchCluster(ctx context.Context) error {
 		return err
 	}
 	l := ratelimit.DefaultLimiter()
-	var par, seq, bin, clientCPU, serverCPU []time.Duration
+	var par, seq, bin []time.Duration
+	cpu := map[int][2][]time.Duration{} // by Parallel: client, servers
 	for range *flagRuns {
 		for _, parallel := range []int{ratelimit.DefaultParallel, 1} {
 			var s0 time.Duration
@@ -264,11 +265,12 @@ func (e *env) benchCluster(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			clientCPU = append(clientCPU, selfCPU()-c0)
+			client := selfCPU() - c0
 			for _, n := range nodes {
 				s0 -= n.cpu(ctx)
 			}
-			serverCPU = append(serverCPU, -s0)
+			c := cpu[parallel]
+			cpu[parallel] = [2][]time.Duration{append(c[0], client), append(c[1], -s0)}
 			if len(res.Clients) != 20 {
 				return fmt.Errorf("cluster list returned %d clients", len(res.Clients))
 			}
@@ -289,7 +291,16 @@ func (e *env) benchCluster(ctx context.Context) error {
 	e.report("primaries one after another (Parallel: 1)", secs(ms), "", true)
 	e.report("oxyctl limits list on the cluster (binary)", secs(median(bin)), "", true)
 	e.report("parallel / sequential", fmt.Sprintf("%.2fx", mp.Seconds()/ms.Seconds()), "<= 0.65x", mp.Seconds() <= 0.65*ms.Seconds())
-	e.report("  CPU per scan: client / 3 servers", fmt.Sprintf("%s / %s", secs(median(clientCPU)), secs(median(serverCPU))), "", true)
+	for _, p := range []int{ratelimit.DefaultParallel, 1} {
+		name := "  CPU, parallel: client / 3 servers"
+		if p == 1 {
+			name = "  CPU, one after another: client / 3 servers"
+		}
+		e.report(name, fmt.Sprintf("%s / %s", secs(median(cpu[p][0])), secs(median(cpu[p][1]))), "", true)
+	}
+	// On n CPUs the parallel scan cannot beat (client + servers) / n.
+	floor := (median(cpu[ratelimit.DefaultParallel][0]) + median(cpu[ratelimit.DefaultParallel][1])) / time.Duration(min(runtime.NumCPU(), 4))
+	e.report("  CPU-bound floor of the parallel scan / sequential", fmt.Sprintf("%.2fx", floor.Seconds()/ms.Seconds()), "", true)
 	e.report("  CPUs available", fmt.Sprint(runtime.NumCPU()), "", true)
 	return nil
 }
