@@ -526,6 +526,9 @@ func parseValue(b []byte) value {
 }
 
 func isRespRedirect(err error) bool {
+	if err == nil {
+		return false
+	}
 	var re *resp.Error
 	if !errors.As(err, &re) {
 		return false

@@ -50,17 +50,27 @@ func protoErr(format string, args ...any) error {
 
 // AppendArray appends the header of an array of n elements.
 func AppendArray(b []byte, n int) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(n), 10)
-	return append(b, '\r', '\n')
+	return appendLen(b, '*', n)
 }
 
 // AppendBulk appends s as a bulk string; any bytes are allowed.
 func AppendBulk(b []byte, s string) []byte {
-	b = append(b, '$')
-	b = strconv.AppendInt(b, int64(len(s)), 10)
-	b = append(b, '\r', '\n')
+	b = appendLen(b, '$', len(s))
 	b = append(b, s...)
+	return append(b, '\r', '\n')
+}
+
+// appendLen appends a type byte, a length and CRLF. Most lengths in a scan
+// are under 100 (key names, command names): those skip strconv.
+func appendLen(b []byte, typ byte, n int) []byte {
+	switch {
+	case n >= 0 && n < 10:
+		return append(b, typ, byte('0'+n), '\r', '\n')
+	case n >= 10 && n < 100:
+		return append(b, typ, byte('0'+n/10), byte('0'+n%10), '\r', '\n')
+	}
+	b = append(b, typ)
+	b = strconv.AppendInt(b, int64(n), 10)
 	return append(b, '\r', '\n')
 }
 

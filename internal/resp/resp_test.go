@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -156,4 +157,19 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Every length form (the one- and two-digit fast paths, and the rest)
+// matches strconv.
+func TestAppendLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 9, 10, 42, 99, 100, 101, 999, 12345, 1 << 20} {
+		s := strings.Repeat("x", n)
+		want := "$" + strconv.Itoa(n) + "\r\n" + s + "\r\n"
+		if got := string(AppendBulk(nil, s)); got != want {
+			t.Fatalf("AppendBulk(%d bytes) starts %q, want %q", n, got[:min(len(got), 12)], want[:min(len(want), 12)])
+		}
+		if got, want := string(AppendArray(nil, n)), "*"+strconv.Itoa(n)+"\r\n"; got != want {
+			t.Fatalf("AppendArray(%d) = %q, want %q", n, got, want)
+		}
+	}
 }
