@@ -599,12 +599,29 @@ func HashSlot(key string) uint16 {
 			key = key[i+1 : i+1+j]
 		}
 	}
+	return crc16(key) & 16383
+}
+
+// crc16 is CRC16-XMODEM, two bytes a step: the two table lookups of a step
+// do not wait for each other (crc16tab2[x] is crc16tab's step applied twice).
+func crc16(key string) uint16 {
 	var crc uint16
-	for i := 0; i < len(key); i++ {
+	i := 0
+	for ; i+1 < len(key); i += 2 {
+		crc = crc16tab2[byte(crc>>8)^key[i]] ^ crc16tab[byte(crc)^key[i+1]]
+	}
+	if i < len(key) {
 		crc = crc<<8 ^ crc16tab[byte(crc>>8)^key[i]]
 	}
-	return crc & 16383
+	return crc
 }
+
+var crc16tab2 = func() (t [256]uint16) {
+	for i := range t {
+		t[i] = crc16tab[i]<<8 ^ crc16tab[crc16tab[i]>>8]
+	}
+	return t
+}()
 
 var crc16tab = func() (t [256]uint16) {
 	for i := range t {

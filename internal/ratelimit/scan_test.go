@@ -378,3 +378,34 @@ func TestHashSlot(t *testing.T) {
 		t.Errorf("slotRuns(nil) = %v", runs)
 	}
 }
+
+// crc16 (two bytes a step) agrees with the textbook bytewise CRC16-XMODEM.
+func TestCRC16(t *testing.T) {
+	bytewise := func(s string) uint16 {
+		var crc uint16
+		for i := 0; i < len(s); i++ {
+			crc ^= uint16(s[i]) << 8
+			for range 8 {
+				if crc&0x8000 != 0 {
+					crc = crc<<1 ^ 0x1021
+				} else {
+					crc <<= 1
+				}
+			}
+		}
+		return crc
+	}
+	if got := crc16("123456789"); got != 0x31c3 {
+		t.Fatalf("crc16(123456789) = %#x, want the XMODEM check value 0x31c3", got)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := range 200 {
+		b := make([]byte, n%41)
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		if got, want := crc16(string(b)), bytewise(string(b)); got != want {
+			t.Fatalf("crc16(%q) = %#x, bytewise %#x", b, got, want)
+		}
+	}
+}
