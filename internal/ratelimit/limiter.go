@@ -4,8 +4,9 @@
 // fixed window (see ../shared/reference/wire-formats.md, part 1).
 //
 // The package knows nothing about cobra, terminals or output formats. It works
-// over valkey-go clients: a routing client (standalone or cluster) for
-// per-key commands, and the list of primaries for SCAN.
+// over a valkey-go routing client (standalone or cluster) for per-key
+// commands, and the list of primaries for SCAN, each of which it reads over
+// a connection of its own with a lean RESP pipeline (see scanNode).
 //
 // Keys are binary-safe. Go strings carry arbitrary bytes, so a key read from
 // the server is kept byte for byte and can be reset by exactly those bytes.

@@ -46,6 +46,14 @@ func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listO
 			client names in byte order. --top 0 lists every client (memory then grows with
 			their number; otherwise it stays flat). Progress shows on stderr when stderr is
 			a terminal and the scan takes more than a second.
+
+			The scan is gentle with a production server: each primary is read over a
+			connection of its own with at most one SCAN (COUNT 1000, more over a slow
+			link) and the MGET/PTTL of one SCAN's keys queued at a time, each command
+			short; its reads leave the keys' LRU/LFU clocks alone (CLIENT NO-TOUCH), so
+			eviction is not skewed. --pace caps the keys read per second from each
+			primary for busy hours. A primary that restarts or fails over mid-scan ends
+			the command with an error, never with a silently partial list.
 		`) + exitStatus,
 		Example: examples(
 			`$ oxyctl limits list`,
