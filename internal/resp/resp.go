@@ -152,35 +152,30 @@ func parseInt(b []byte) (int64, bool) {
 
 // ReadInt reads an integer reply.
 func (r *Reader) ReadInt() (int64, error) {
-	t, rest, err := r.header()
-	if err != nil {
-		return 0, err
-	}
-	if t != ':' {
-		return 0, protoErr("expected an integer, got %q", truncate(append([]byte{t}, rest...)))
-	}
-	n, ok := parseInt(rest)
-	if !ok {
-		return 0, protoErr("integer %q", truncate(rest))
-	}
-	return n, nil
+	return r.number(':', "an integer", -1<<63, 1<<63-1)
 }
 
 // ReadArrayLen reads an array header and returns its length (-1 for a null
 // array). The elements follow as replies of their own.
 func (r *Reader) ReadArrayLen() (int, error) {
+	n, err := r.number('*', "an array", -1, MaxArray)
+	return int(n), err
+}
+
+// number reads a reply of type typ whose line is a decimal in [lo, hi].
+func (r *Reader) number(typ byte, what string, lo, hi int64) (int64, error) {
 	t, rest, err := r.header()
 	if err != nil {
 		return 0, err
 	}
-	if t != '*' {
-		return 0, protoErr("expected an array, got %q", truncate(append([]byte{t}, rest...)))
+	if t != typ {
+		return 0, protoErr("expected %s, got %q", what, truncate(append([]byte{t}, rest...)))
 	}
 	n, ok := parseInt(rest)
-	if !ok || n < -1 || n > MaxArray {
-		return 0, protoErr("array length %q", truncate(rest))
+	if !ok || n < lo || n > hi {
+		return 0, protoErr("%s: %q", what, truncate(rest))
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // ReadBulk reads a bulk string (or a simple string) reply. ok is false for a
