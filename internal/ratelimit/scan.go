@@ -201,9 +201,8 @@ type walker struct {
 	buf      []byte
 	queue    []pending
 	pace     pacer
-	now      time.Time // when the current reply was read
-	vals     []value   // scratch: one fetch's values, in key order
-	got      []bool    // scratch: whether each key's MGET answered
+	vals     []value // scratch: one fetch's values, in key order
+	got      []bool  // scratch: whether each key's MGET answered
 	free     []*scanBatch
 }
 
@@ -396,7 +395,7 @@ func (w *walker) sendFetch(b *scanBatch) {
 // correctly too.
 func (w *walker) readFetch(p pending) error {
 	r := w.rc.R
-	w.now = w.o.Now()
+	now := w.o.Now()
 	vals, got := w.vals[:0], w.got[:0]
 	for _, n := range p.groups {
 		m, err := r.ReadArrayLen()
@@ -441,7 +440,7 @@ func (w *walker) readFetch(p pending) error {
 			again = append(again, k) // another type, or created meanwhile
 			continue
 		}
-		rec, problem, ok := classifyParsed(w.l, k, vals[i], pttl, w.windowMS, w.now)
+		rec, problem, ok := classifyParsed(w.l, k, vals[i], pttl, w.windowMS, now)
 		p.batch.put(k, rec, problem, ok)
 	}
 	if len(again) > 0 {
@@ -458,7 +457,7 @@ func (w *walker) readFetch(p pending) error {
 // readRecheck classifies keys from GET + PTTL each (GET tells WRONGTYPE).
 func (w *walker) readRecheck(p pending) error {
 	r := w.rc.R
-	w.now = w.o.Now()
+	now := w.o.Now()
 	for _, k := range p.keys {
 		var v value
 		b, ok, getErr := r.ReadBulk()
@@ -486,7 +485,7 @@ func (w *walker) readRecheck(p pending) error {
 		case getErr != nil:
 			return fmt.Errorf("GET: %w", getErr)
 		}
-		rec, problem, ok := classifyParsed(w.l, k, v, pttl, w.windowMS, w.now)
+		rec, problem, ok := classifyParsed(w.l, k, v, pttl, w.windowMS, now)
 		p.batch.put(k, rec, problem, ok)
 	}
 	return w.done(p.batch)
