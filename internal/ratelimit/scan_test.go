@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/oxyhq/oxyctl/internal/apperr"
 	"math/rand/v2"
 	"runtime"
 	"sort"
@@ -13,6 +12,10 @@ import (
 	"time"
 
 	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 // seedSmall writes a handful of counters and one key of each anomaly.
@@ -407,5 +410,44 @@ func TestCRC16(t *testing.T) {
 		if got, want := crc16(string(b)), bytewise(string(b)); got != want {
 			t.Fatalf("crc16(%q) = %#x, bytewise %#x", b, got, want)
 		}
+	}
+}
+
+// Over TLS with a password (the scan's own connections authenticate and
+// verify as the client does) a listing is the same as over plaintext.
+func TestListTLSPassword(t *testing.T) {
+	t.Parallel()
+	srv := valkeytest.Start(t, valkeytest.Options{TLS: true, Password: "tls-Pa55word"})
+	conn, err := valkeyclient.Connect(context.Background(), valkeyclient.Options{URL: srv.URL, CAFile: srv.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	prims, err := conn.Primaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure := topo{name: "tls", client: conn.Client, primaries: prims}
+	plain := startStandalone(t)
+	var got [2]string
+	for i, tp := range []topo{secure, plain} {
+		seedSmall(t, tp)
+		res, err := List(ctxT(t), tp.primaries, DefaultLimiter(), ListOptions{Scan: ScanOptions{Now: fixedNow}})
+		if err != nil {
+			t.Fatalf("List over %s: %v", tp.name, err)
+		}
+		if len(res.Clients) != 5 || res.AnomalyCount != 6 {
+			t.Fatalf("List over %s: %d clients, %d anomalies; want 5 and 6", tp.name, len(res.Clients), res.AnomalyCount)
+		}
+		for j := range res.Clients { // the TTLs tick between the two seeds
+			if r := &res.Clients[j]; r.ResetInMS <= 0 || r.ResetInMS > 900_000 {
+				t.Fatalf("over %s: %+v has no plausible reset_in_ms", tp.name, *r)
+			}
+			res.Clients[j].ResetInMS, res.Clients[j].ResetsAt = 0, time.Time{}
+		}
+		got[i] = fmt.Sprintf("%+v", res)
+	}
+	if got[0] != got[1] {
+		t.Errorf("over TLS:\n%s\nover plaintext:\n%s", got[0], got[1])
 	}
 }
