@@ -179,7 +179,12 @@ func scanNode(ctx context.Context, n valkeyclient.Node, l Limiter, o ScanOptions
 	defer rc.Close()
 	stop := rc.Watch(ctx)
 	defer stop()
-	w := &walker{rc: rc, addr: n.Addr, l: l, o: o, windowMS: l.WindowMS(), pattern: l.Pattern(), deliver: deliver}
+	return scanConn(ctx, rc, n.Addr, l, o, deliver)
+}
+
+// scanConn runs the scan of one primary over rc (o with its defaults).
+func scanConn(ctx context.Context, rc *resp.Conn, addr string, l Limiter, o ScanOptions, deliver func(*scanBatch)) error {
+	w := &walker{rc: rc, addr: addr, l: l, o: o, windowMS: l.WindowMS(), pattern: l.Pattern(), deliver: deliver}
 	if err := w.run(ctx); err != nil {
 		return w.wrap(ctx, err)
 	}

@@ -1,0 +1,235 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/resp"
+)
+
+// scripted is a loopback server that answers each command with what reply
+// returns for it (raw RESP; "" closes the connection). It lets a test give
+// the scan answers no healthy server gives: a slot that moved, a corrupt
+// reply, a connection dropped mid-reply.
+func scripted(t *testing.T, reply func(args []string) string) *resp.Conn {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := resp.NewReader(c)
+		for {
+			n, err := r.ReadArrayLen()
+			if err != nil {
+				return
+			}
+			args := make([]string, n)
+			for i := range args {
+				b, _, err := r.ReadBulk()
+				if err != nil {
+					return
+				}
+				args[i] = string(b)
+			}
+			out := reply(args)
+			if out == "" {
+				return
+			}
+			if _, err := c.Write([]byte(out)); err != nil {
+				return
+			}
+		}
+	}()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := resp.NewConn(nc, 5*time.Second)
+	t.Cleanup(func() { rc.Close() })
+	return rc
+}
+
+func bulk(s string) string { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
+
+func array(items ...string) string {
+	return fmt.Sprintf("*%d\r\n", len(items)) + strings.Join(items, "")
+}
+
+// fakeKeyspace answers PING, INFO cluster, one SCAN and per-key reads from
+// values (nil: no string key) and pttls; moved keys answer -MOVED.
+type fakeKeyspace struct {
+	cluster bool
+	keys    []string
+	values  map[string]*string
+	types   map[string]string // keys of another type
+	pttls   map[string]int64
+	moved   map[string]bool
+	corrupt string // when set, the reply to MGET
+}
+
+func (f *fakeKeyspace) reply(args []string) string {
+	switch strings.ToUpper(args[0]) {
+	case "PING":
+		return "+PONG\r\n"
+	case "INFO":
+		return bulk(fmt.Sprintf("# Cluster\r\ncluster_enabled:%d\r\n", map[bool]int{false: 0, true: 1}[f.cluster]))
+	case "SCAN":
+		items := make([]string, len(f.keys))
+		for i, k := range f.keys {
+			items[i] = bulk(k)
+		}
+		return array(bulk("0"), array(items...))
+	case "MGET":
+		if f.corrupt != "" {
+			return f.corrupt
+		}
+		var items []string
+		for _, k := range args[1:] {
+			if f.moved[k] {
+				return "-MOVED 1234 127.0.0.1:1\r\n"
+			}
+			if v := f.values[k]; v != nil {
+				items = append(items, bulk(*v))
+			} else {
+				items = append(items, "$-1\r\n")
+			}
+		}
+		return array(items...)
+	case "GET":
+		k := args[1]
+		switch {
+		case f.moved[k]:
+			return "-MOVED 1234 127.0.0.1:1\r\n"
+		case f.types[k] != "":
+			return "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+		case f.values[k] != nil:
+			return bulk(*f.values[k])
+		}
+		return "$-1\r\n"
+	case "PTTL":
+		k := args[1]
+		if f.moved[k] {
+			return "-MOVED 1234 127.0.0.1:1\r\n"
+		}
+		if p, ok := f.pttls[k]; ok {
+			return fmt.Sprintf(":%d\r\n", p)
+		}
+		return ":-2\r\n"
+	}
+	return "-ERR unknown command\r\n"
+}
+
+func str(s string) *string { return &s }
+
+// scanScripted runs the scan of one primary against f and returns its
+// counters and anomalies as text, sorted.
+func scanScripted(t *testing.T, f *fakeKeyspace) (clients, anomalies []string, err error) {
+	t.Helper()
+	rc := scripted(t, f.reply)
+	ctx := context.Background()
+	err = scanConn(ctx, rc, "fake:1", DefaultLimiter(), ScanOptions{Now: fixedNow}.withDefaults(), func(b *scanBatch) {
+		for _, c := range b.counters {
+			clients = append(clients, fmt.Sprintf("%s=%d/%d", c.key, c.hits, c.pttl))
+		}
+		for _, a := range b.anomalies {
+			anomalies = append(anomalies, a.Key+":"+a.Problem)
+		}
+	})
+	sort.Strings(clients)
+	sort.Strings(anomalies)
+	return clients, anomalies, err
+}
+
+// Each reply is read in its place: values, PTTLs, a key of another type read
+// again with GET + PTTL, a key gone since SCAN, keys whose slot moved.
+func TestWalkerReplies(t *testing.T) {
+	for _, cluster := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cluster=%v", cluster), func(t *testing.T) {
+			f := &fakeKeyspace{
+				cluster: cluster,
+				keys:    []string{"rl:a", "rl:b", "rl:h", "rl:gone", "rl:text", "rl:{x}1", "rl:{x}2"},
+				values:  map[string]*string{"rl:a": str("5"), "rl:b": str("151"), "rl:text": str("x"), "rl:{x}1": str("1"), "rl:{x}2": str("2")},
+				types:   map[string]string{"rl:h": "hash"},
+				pttls:   map[string]int64{"rl:a": 1000, "rl:b": 2000, "rl:h": 3000, "rl:text": 4000, "rl:{x}1": 5000, "rl:{x}2": 6000},
+			}
+			if cluster { // the {x} keys share a slot: one MGET, which the slot's move refuses
+				f.moved = map[string]bool{"rl:{x}1": true, "rl:{x}2": true}
+			}
+			clients, anomalies, err := scanScripted(t, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"rl:a=5/1000", "rl:b=151/2000"}
+			if !cluster {
+				want = append(want, "rl:{x}1=1/5000", "rl:{x}2=2/6000")
+			}
+			if fmt.Sprint(clients) != fmt.Sprint(want) {
+				t.Errorf("clients = %v, want %v", clients, want)
+			}
+			if want := []string{"rl:h:wrong_type", "rl:text:not_integer"}; fmt.Sprint(anomalies) != fmt.Sprint(want) {
+				t.Errorf("anomalies = %v, want %v", anomalies, want)
+			}
+		})
+	}
+}
+
+// A reply that breaks the protocol, a short MGET, an error reply and a
+// connection dropped mid-scan each end the scan with a one-line error of
+// the right kind; none is taken for data.
+func TestWalkerFailures(t *testing.T) {
+	base := func() *fakeKeyspace {
+		return &fakeKeyspace{keys: []string{"rl:a", "rl:b"}, values: map[string]*string{"rl:a": str("1"), "rl:b": str("2")},
+			pttls: map[string]int64{"rl:a": 1000, "rl:b": 1000}}
+	}
+	tests := []struct {
+		name    string
+		corrupt string
+		kind    string
+		text    string
+	}{
+		{"corrupt integer", "*2\r\n$1\r\n1\r\n:x\r\n", apperr.KindAPI, "malformed reply"},
+		{"short MGET", "*1\r\n$1\r\n1\r\n", apperr.KindAPI, "MGET of 2 keys answered 1 values"},
+		{"line without CR", "*2\n", apperr.KindAPI, "malformed reply"},
+		{"permission", "-NOPERM this user has no permissions to run the 'mget' command\r\n", apperr.KindAuth, "NOPERM"},
+		{"dropped mid-reply", "*2\r\n$1\r\n1\r\n", apperr.KindConnect, "closed the connection"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := base()
+			f.corrupt = tt.corrupt
+			reply := f.reply
+			if tt.name == "dropped mid-reply" {
+				reply = func(args []string) string {
+					if args[0] == "PTTL" {
+						return "" // close: the PTTLs never come
+					}
+					return f.reply(args)
+				}
+				f.corrupt = ""
+			}
+			rc := scripted(t, reply)
+			delivered := 0
+			err := scanConn(context.Background(), rc, "fake:1", DefaultLimiter(), ScanOptions{}.withDefaults(), func(*scanBatch) { delivered++ })
+			_, kind := apperr.Classify(err)
+			if err == nil || kind != tt.kind || !strings.Contains(err.Error(), tt.text) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v (kind %q), want a one-line %s error containing %q", err, kind, tt.kind, tt.text)
+			}
+			if delivered != 0 {
+				t.Errorf("%d batches delivered from a broken reply", delivered)
+			}
+		})
+	}
+}
