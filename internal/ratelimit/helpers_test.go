@@ -24,7 +24,7 @@ type topo struct {
 func startStandalone(t testing.TB) topo {
 	t.Helper()
 	s := valkeytest.Start(t, valkeytest.Options{})
-	tp := connect(t, "standalone", s.URL)
+	tp := connect(t, "standalone", valkeyclient.Options{URL: s.URL})
 	tp.server = s
 	return tp
 }
@@ -32,7 +32,7 @@ func startStandalone(t testing.TB) topo {
 func startCluster(t testing.TB) topo {
 	t.Helper()
 	cl := valkeytest.StartCluster(t, valkeytest.Options{})
-	tp := connect(t, "cluster", cl.URL)
+	tp := connect(t, "cluster", valkeyclient.Options{URL: cl.URL})
 	if len(tp.primaries) != len(cl.Nodes) {
 		t.Fatalf("%d primaries for a cluster of %d", len(tp.primaries), len(cl.Nodes))
 	}
@@ -41,9 +41,10 @@ func startCluster(t testing.TB) topo {
 
 // connect connects as the commands do (valkeyclient), so the scan gets its
 // connections of its own from the same code as in production.
-func connect(t testing.TB, name, url string) topo {
+func connect(t testing.TB, name string, o valkeyclient.Options) topo {
 	t.Helper()
-	conn, err := valkeyclient.Connect(context.Background(), valkeyclient.Options{URL: url, Timeout: 10 * time.Second})
+	o.Timeout = 10 * time.Second
+	conn, err := valkeyclient.Connect(context.Background(), o)
 	if err != nil {
 		t.Fatalf("connect %s: %v", name, err)
 	}

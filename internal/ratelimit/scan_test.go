@@ -418,16 +418,7 @@ func TestCRC16(t *testing.T) {
 func TestListTLSPassword(t *testing.T) {
 	t.Parallel()
 	srv := valkeytest.Start(t, valkeytest.Options{TLS: true, Password: "tls-Pa55word"})
-	conn, err := valkeyclient.Connect(context.Background(), valkeyclient.Options{URL: srv.URL, CAFile: srv.CAFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	prims, err := conn.Primaries(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	secure := topo{name: "tls", client: conn.Client, primaries: prims}
+	secure := connect(t, "tls", valkeyclient.Options{URL: srv.URL, CAFile: srv.CAFile})
 	plain := startStandalone(t)
 	var got [2]string
 	for i, tp := range []topo{secure, plain} {
