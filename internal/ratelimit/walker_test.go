@@ -14,16 +14,18 @@ import (
 )
 
 // scripted is a loopback server that answers each command with what reply
-// returns for it (raw RESP; "" closes the connection). It lets a test give
-// the scan answers no healthy server gives: a slot that moved, a corrupt
-// reply, a connection dropped mid-reply.
-func scripted(t *testing.T, reply func(args []string) string) *resp.Conn {
+// returns for it (raw RESP; "" closes the connection, "hang" stops answering
+// but keeps it open). It lets a test give the scan answers no healthy server
+// gives: a slot that moved, a corrupt reply, a connection dropped mid-reply.
+// The client's connection waits at most timeout for a reply.
+func scripted(t *testing.T, timeout time.Duration, reply func(args []string) string) *resp.Conn {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); l.Close() })
 	go func() {
 		c, err := l.Accept()
 		if err != nil {
@@ -45,6 +47,10 @@ func scripted(t *testing.T, reply func(args []string) string) *resp.Conn {
 				args[i] = string(b)
 			}
 			out := reply(args)
+			if out == "hang" {
+				<-done
+				return
+			}
 			if out == "" {
 				return
 			}
@@ -57,7 +63,7 @@ func scripted(t *testing.T, reply func(args []string) string) *resp.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := resp.NewConn(nc, 5*time.Second)
+	rc := resp.NewConn(nc, timeout)
 	t.Cleanup(func() { rc.Close() })
 	return rc
 }
@@ -138,7 +144,7 @@ func str(s string) *string { return &s }
 // counters and anomalies as text, sorted.
 func scanScripted(t *testing.T, f *fakeKeyspace) (clients, anomalies []string, err error) {
 	t.Helper()
-	rc := scripted(t, f.reply)
+	rc := scripted(t, 5*time.Second, f.reply)
 	ctx := context.Background()
 	err = scanConn(ctx, rc, "fake:1", DefaultLimiter(), ScanOptions{Now: fixedNow}.withDefaults(), func(b *scanBatch) {
 		for _, c := range b.counters {
@@ -205,6 +211,7 @@ func TestWalkerFailures(t *testing.T) {
 		{"line without CR", "*2\n", apperr.KindAPI, "malformed reply"},
 		{"permission", "-NOPERM this user has no permissions to run the 'mget' command\r\n", apperr.KindAuth, "NOPERM"},
 		{"dropped mid-reply", "*2\r\n$1\r\n1\r\n", apperr.KindConnect, "closed the connection"},
+		{"silent", "hang", apperr.KindTimeout, "no reply within the timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +227,8 @@ func TestWalkerFailures(t *testing.T) {
 				}
 				f.corrupt = ""
 			}
-			rc := scripted(t, reply)
+			rc := scripted(t, 300*time.Millisecond, reply)
+			start := time.Now()
 			delivered := 0
 			err := scanConn(context.Background(), rc, "fake:1", DefaultLimiter(), ScanOptions{}.withDefaults(), func(*scanBatch) { delivered++ })
 			_, kind := apperr.Classify(err)
@@ -229,6 +237,9 @@ func TestWalkerFailures(t *testing.T) {
 			}
 			if delivered != 0 {
 				t.Errorf("%d batches delivered from a broken reply", delivered)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("the scan took %s to fail (timeout 300ms)", d)
 			}
 		})
 	}
