@@ -556,12 +556,7 @@ func (w *walker) wrap(ctx context.Context, err error) error {
 	}
 	var re *resp.Error
 	if errors.As(err, &re) {
-		kind := apperr.KindAPI
-		switch re.Prefix() {
-		case "NOAUTH", "WRONGPASS", "NOPERM":
-			kind = apperr.KindAuth
-		}
-		return apperr.Runtime(kind, fmt.Errorf("scan of %s: %v", w.addr, err), "")
+		return apperr.Runtime(replyErrKind(re.Msg), fmt.Errorf("scan of %s: %v", w.addr, err), "")
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return apperr.Runtime(apperr.KindTimeout, fmt.Errorf("scan of %s: no reply within the timeout", w.addr), "raise --timeout or check the network path to Valkey")
@@ -768,16 +763,23 @@ func wrapErr(ctx context.Context, what string, err error) error {
 	}
 	if ve, ok := valkey.IsValkeyErr(err); ok {
 		msg := ve.Error()
-		kind := apperr.KindAPI
-		if strings.HasPrefix(msg, "NOAUTH") || strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOPERM") {
-			kind = apperr.KindAuth
-		}
-		return apperr.Runtime(kind, fmt.Errorf("%s: %s", what, msg), "")
+		return apperr.Runtime(replyErrKind(msg), fmt.Errorf("%s: %s", what, msg), "")
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return apperr.Runtime(apperr.KindConnect, fmt.Errorf("%s: the server closed the connection (%w)", what, err), "check that Valkey is up and reachable, then run the command again")
 	}
 	return apperr.Runtime(apperr.KindConnect, fmt.Errorf("%s: %w", what, err), "check that Valkey is reachable")
+}
+
+// replyErrKind is the kind of a server's error reply: auth for a refused
+// login or permission, api for the rest.
+func replyErrKind(msg string) string {
+	for _, p := range []string{"NOAUTH", "WRONGPASS", "NOPERM"} {
+		if strings.HasPrefix(msg, p) {
+			return apperr.KindAuth
+		}
+	}
+	return apperr.KindAPI
 }
 
 // recoverTo turns a panic in a goroutine into an internal error.

@@ -240,15 +240,3 @@ func (c *Conn) Primaries(ctx context.Context) ([]Node, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
 	return out, nil
 }
-
-// NodeAddrs lists the address of every primary (sorted by valkey-go's map order is random; callers sort).
-func (c *Conn) NodeAddrs() []string {
-	if !c.Cluster {
-		return []string{c.Addr}
-	}
-	var out []string
-	for a := range c.Client.Nodes() {
-		out = append(out, a)
-	}
-	return out
-}
