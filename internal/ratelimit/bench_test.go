@@ -11,7 +11,7 @@ import (
 )
 
 // The end-to-end benchmarks against valkey-cli (1M keys, cluster, latency
-// proxy, pace) are in ./bench: go run ./internal/ratelimit/bench.
+// proxy, pace) are in internal/tools/bench: go run ./internal/tools/bench.
 
 func BenchmarkKeyFor(b *testing.B) {
 	l := DefaultLimiter()

@@ -14,7 +14,7 @@
 //   - the p50/p99 latency a concurrent client sees during a full scan, with
 //     and without --pace.
 //
-// Run it from the repository (it builds ./cmd/oxyctl): go run ./internal/ratelimit/bench
+// Run it from the repository (it builds ./cmd/oxyctl): go run ./internal/tools/bench
 // It needs valkey-server and valkey-cli (or VALKEY_SERVER / VALKEY_CLI) on PATH.
 // Numbers depend on the machine; every measurement is the median of -runs.
 package main
