@@ -23,7 +23,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/app"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 )
 
 // embeddedSpec is DigitalOcean's OpenAPI description (spec/README.md), so

@@ -1,7 +1,7 @@
 // Command dostub runs the DigitalOcean API stand-in on a loopback port, for
 // trying oxyctl by hand:
 //
-//	$ go run ./internal/testutil/dostub/cmd/dostub -addr 127.0.0.1:14010
+//	$ go run ./internal/standin/dostub/cmd/dostub -addr 127.0.0.1:14010
 //	$ DIGITALOCEAN_ACCESS_TOKEN=<printed token> oxyctl firewall audit --do-api-url http://127.0.0.1:14010
 //
 // It logs every request and, on exit, every spec violation it saw.
@@ -16,7 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 )
 
 func main() {
