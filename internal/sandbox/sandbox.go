@@ -8,7 +8,6 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
-	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -25,12 +24,6 @@ import (
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 )
-
-// embeddedSpec is DigitalOcean's OpenAPI description (spec/README.md), so
-// the stand-in validates its traffic even where ../shared is absent.
-//
-//go:embed spec/digitalocean-openapi-subset.yaml
-var embeddedSpec []byte
 
 // Options control a sandbox run.
 type Options struct {
@@ -104,11 +97,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	s.closers = append(s.closers, func() { health.Close() })
 
 	token := "dop_v1_sandbox" + randomHex(16)
-	specPath := filepath.Join(dir, "digitalocean-openapi-subset.yaml")
-	if err := os.WriteFile(specPath, embeddedSpec, 0o600); err != nil {
-		return nil, err
-	}
-	do, err := dostub.New(dostub.Options{Token: token, SpecPath: specPath})
+	do, err := dostub.New(dostub.Options{Token: token})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox DigitalOcean stand-in: %w", err)
 	}

@@ -1,8 +1,9 @@
 // Package dostub is a stand-in for the DigitalOcean API v2, limited to the
 // endpoints oxyctl uses. Every request it receives and every response it
-// sends is checked against ../shared/specs/digitalocean-openapi-subset.yaml
-// with kin-openapi; a mismatch is recorded as a Violation and answered with
-// 400 (bad request) or 500 (bad response) so the client notices too.
+// sends is checked with kin-openapi against DigitalOcean's OpenAPI
+// description (package dospec); a mismatch is recorded as a Violation and
+// answered with 400 (bad request) or 500 (bad response) so the client
+// notices too.
 //
 // It serves a realistic account (the Oxy Valkey cluster, the oxy-api-backend
 // Droplet, the five Oxy apps and decoys, more than one page of Droplets and
@@ -30,6 +31,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/oxyhq/oxyctl/internal/standin/dospec"
 )
 
 // Options configure a stand-in. The zero value is ready to use.
@@ -39,8 +42,6 @@ type Options struct {
 	// Scopes, when non-nil, are the token's custom scopes (e.g. "database:read");
 	// an operation needing a scope the token lacks gets 403.
 	Scopes []string
-	// SpecPath overrides FindSpec.
-	SpecPath string
 	// Addr is the listen address (default 127.0.0.1:0, a free loopback port).
 	Addr string
 	// MaxPerPage caps the page size the way the API caps per_page (default 200).
@@ -145,17 +146,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	path := opts.SpecPath
-	if path == "" {
-		p, err := FindSpec()
-		if err != nil {
-			return nil, err
-		}
-		path = p
-	}
-	doc, err := loadSpec(path)
+	doc, err := dospec.Load()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dostub: %w", err)
 	}
 	addr := opts.Addr
 	if addr == "" {

@@ -21,13 +21,12 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:14010", "listen address (loopback)")
-	spec := flag.String("spec", "", "path of the subset spec (default: ../shared/specs beside the repository)")
 	flag.Parse()
 	token := os.Getenv("DOSTUB_TOKEN")
 
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 	s, err := dostub.New(dostub.Options{
-		Addr: *addr, SpecPath: *spec, Token: token,
+		Addr: *addr, Token: token,
 		Logf:        logger.Printf,
 		OnViolation: func(v dostub.Violation) { logger.Printf("VIOLATION %s", v) },
 	})
