@@ -30,6 +30,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 )
 
 var (
@@ -90,9 +92,9 @@ func want(name string) bool {
 }
 
 func run() error {
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
-		return err
+		return fmt.Errorf("run from inside the oxyctl repository: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "oxyctl-bench-")
 	if err != nil {
@@ -160,23 +162,6 @@ func run() error {
 		fmt.Printf("  %-58s %-28s %-14s %s\n", r.name, r.value, r.target, r.verdict)
 	}
 	return nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("run from inside the oxyctl repository (no go.mod found)")
-		}
-		dir = parent
-	}
 }
 
 func lookup(envName string, names ...string) (string, error) {
