@@ -25,7 +25,8 @@ const (
 	DefaultToken = "dop_v1_stubtoken0123456789abcdef0123456789abcdef0123456789abcdef"
 )
 
-// OxyApps are the Oxy API's App Platform apps, in the order PRODUCT.md lists them.
+// OxyApps are the Oxy API's App Platform apps, in the order the README's
+// firewall policy example lists them.
 var OxyApps = []string{"oxy-api", "mention", "homiio", "alia", "allo"}
 
 // Database is a managed database cluster.
