@@ -1,9 +1,9 @@
 // Package healthstub is a stand-in for the Oxy API's GET /health endpoint,
-// for tests of `oxyctl health`. It answers 200 with each value of "redis"
-// ("connected", "disconnected", "not configured"), any other status code,
-// a body that is not JSON, and it can wait before answering or hang until
-// the client gives up. It listens on a free loopback port and is closed in
-// t.Cleanup.
+// for tests of `oxyctl health` and for the sandbox. It answers 200 with each
+// value of "redis" ("connected", "disconnected", "not configured"), any other
+// status code, a body that is not JSON, and it can wait before answering or
+// hang until the client gives up. It listens on a free loopback port; Start
+// closes it in t.Cleanup, New leaves closing to the caller.
 package healthstub
 
 import (
