@@ -11,7 +11,7 @@ import (
 	"fmt"
 )
 
-// Exit codes, as PRODUCT.md fixes them.
+// Exit codes, as the README's "Exit codes" table documents them.
 const (
 	ExitOK          = 0
 	ExitFindings    = 1

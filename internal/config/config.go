@@ -1,6 +1,6 @@
 // Package config resolves oxyctl's settings: flag, then environment, then
-// the active context of the config file, then the built-in default
-// (PRODUCT.md "Settings").
+// the active context of the config file, then the built-in default (the
+// README's "Configuration" table lists every setting).
 package config
 
 import (

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 )
 
 // logSink collects verbose log lines (to check the token never shows).

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/app"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
@@ -230,24 +231,11 @@ func jsonError(r result) (kind, msg string) {
 	return e.Error.Kind, e.Error.Message
 }
 
-// fixture returns a captured Socket.IO adapter message (../shared/fixtures).
+// fixture returns a captured Socket.IO adapter message
+// (testdata/fixtures/socketio-redis-adapter).
 func fixture(t *testing.T, file string) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "..", "shared", "fixtures", "socketio-redis-adapter", file))
+	b, err := os.ReadFile(filepath.Join(repo.Fixtures(t, "socketio-redis-adapter"), file))
 	if err != nil {
 		t.Fatal(err)
 	}

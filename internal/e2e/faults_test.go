@@ -16,7 +16,7 @@ import (
 
 	"github.com/valkey-io/valkey-go"
 
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 

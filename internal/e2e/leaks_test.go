@@ -13,8 +13,8 @@ import (
 
 	"github.com/valkey-io/valkey-go"
 
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
-	"github.com/oxyhq/oxyctl/internal/testutil/healthstub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/healthstub"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
-	"github.com/oxyhq/oxyctl/internal/testutil/healthstub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/healthstub"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 

@@ -32,8 +32,9 @@ type IOStreams struct {
 	mu sync.Mutex
 }
 
-// System returns the streams of this process, deciding color with the rules
-// of STYLE.md: NO_COLOR, CLICOLOR=0, CLICOLOR_FORCE, TERM=dumb, else a terminal.
+// System returns the streams of this process. Color is decided in this order:
+// NO_COLOR (no-color.org) and CLICOLOR=0 turn it off, CLICOLOR_FORCE turns it
+// on, TERM=dumb turns it off, else it is on for a terminal.
 func System() *IOStreams {
 	ios := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	ios.stdinTTY = isTerminal(os.Stdin)

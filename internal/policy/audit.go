@@ -126,7 +126,8 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// Severities and kinds of findings (PRODUCT.md's JSON contract).
+// Severities and kinds of findings, as `firewall audit -o json` prints them
+// (scripts match on these values).
 const (
 	SevError   = "error"
 	SevWarning = "warning"

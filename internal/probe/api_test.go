@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oxyhq/oxyctl/internal/testutil/healthstub"
+	"github.com/oxyhq/oxyctl/internal/standin/healthstub"
 )
 
 func TestAPIProbe(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/doapi"
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 )
 
 func doProbe(stub *dostub.Server, token, cluster string) *DOProbe {

@@ -88,7 +88,7 @@ func TestMonitorByteExact(t *testing.T) {
 		all[i] = byte(i)
 	}
 	payloads = append(payloads, all, []byte{}, []byte(`"\"\\x41`))
-	dir := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "socketio-redis-adapter")
+	dir := repo.Fixtures(t, "socketio-redis-adapter")
 	bins, _ := filepath.Glob(filepath.Join(dir, "*.bin"))
 	if len(bins) < 50 {
 		t.Fatalf("fixtures: %d .bin files", len(bins))
@@ -151,5 +151,3 @@ func TestMonitorRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
-
-func repoRoot(t testing.TB) string { return repo.MustRoot(t) }

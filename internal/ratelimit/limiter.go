@@ -1,7 +1,8 @@
 // Package ratelimit reads and resets the counters that express-rate-limit's
 // rate-limit-redis store keeps in Valkey: one string key `<prefix><client>`
 // per client, holding the hit count, with a millisecond expiry at the end of a
-// fixed window (see ../shared/reference/wire-formats.md, part 1).
+// fixed window. testdata/fixtures/rate-limit-redis/keys.json holds keys the
+// real libraries wrote (express-rate-limit 8 and 7).
 //
 // The package knows nothing about cobra, terminals or output formats. It works
 // over a valkey-go routing client (standalone or cluster) for per-key

@@ -10,26 +10,8 @@ import (
 	"testing"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 )
-
-// sharedDir finds ../shared beside the repository root (the dir with go.mod).
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-}
 
 type fixtureFile struct {
 	Runs []struct {
@@ -51,7 +33,7 @@ type fixtureFile struct {
 
 func loadFixture(t *testing.T) fixtureFile {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(sharedDir(t), "fixtures", "rate-limit-redis", "keys.json"))
+	b, err := os.ReadFile(filepath.Join(repo.Fixtures(t, "rate-limit-redis"), "keys.json"))
 	if err != nil {
 		t.Fatalf("read keys.json: %v", err)
 	}

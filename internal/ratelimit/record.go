@@ -8,7 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// Record is one client's counter, as PRODUCT.md fixes the JSON.
+// Record is one client's counter. Its JSON fields are the ones the README's
+// `limits list -o json` example shows; scripts rely on their names.
 type Record struct {
 	Client string `json:"client"`
 	Key    string `json:"key"`

@@ -8,12 +8,9 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
-	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,14 +20,9 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/app"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/healthstub"
 )
-
-// embeddedSpec is DigitalOcean's OpenAPI description (spec/README.md), so
-// the stand-in validates its traffic even where ../shared is absent.
-//
-//go:embed spec/digitalocean-openapi-subset.yaml
-var embeddedSpec []byte
 
 // Options control a sandbox run.
 type Options struct {
@@ -97,18 +89,14 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	s.closers = append(s.closers, instances(bg, client, "socket.io")...)
 	go publish(bg, client, "socket.io", 150*time.Millisecond)
 
-	health, err := serveHealth()
+	health, err := healthstub.New(healthstub.Healthy())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sandbox /health stand-in: %w", err)
 	}
-	s.closers = append(s.closers, func() { health.Close() })
+	s.closers = append(s.closers, health.Close)
 
 	token := "dop_v1_sandbox" + randomHex(16)
-	specPath := filepath.Join(dir, "digitalocean-openapi-subset.yaml")
-	if err := os.WriteFile(specPath, embeddedSpec, 0o600); err != nil {
-		return nil, err
-	}
-	do, err := dostub.New(dostub.Options{Token: token, SpecPath: specPath})
+	do, err := dostub.New(dostub.Options{Token: token})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox DigitalOcean stand-in: %w", err)
 	}
@@ -126,7 +114,7 @@ contexts:
     redis:
       url: %s
     api:
-      url: http://%s
+      url: %s
     digitalocean:
       token: %s
       api_url: %s
@@ -151,7 +139,7 @@ contexts:
         - app: homiio
         - app: alia
         - app: allo
-`, redisURL, health.Addr().String(), token, do.URL, dostub.OxyClusterName, dostub.OxyDropletName)
+`, redisURL, health.URL, token, do.URL, dostub.OxyClusterName, dostub.OxyDropletName)
 	if err := os.WriteFile(s.ConfigPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -173,20 +161,6 @@ func drift(do *dostub.Server) {
 	}
 	rules = append(rules, dostub.Rule{Type: "ip_addr", Value: "0.0.0.0/0", Description: "temporary debugging"})
 	do.SetRules(dostub.OxyClusterID, rules)
-}
-
-func serveHealth() (net.Listener, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"operational","database":"connected","redis":"connected"}`)
-	})
-	go func() { _ = http.Serve(l, mux) }()
-	return l, nil
 }
 
 func randomHex(n int) string {

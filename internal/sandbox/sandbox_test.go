@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oxyhq/oxyctl/internal/testutil/repo"
-
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
@@ -67,16 +65,5 @@ func TestTour(t *testing.T) {
 				t.Logf("tour output:\n%s", all)
 			}
 		})
-	}
-}
-
-// TestEmbeddedSpecIsCurrent keeps the sandbox's copy of the spec equal to ../shared/specs.
-func TestEmbeddedSpecIsCurrent(t *testing.T) {
-	shared, err := os.ReadFile(repo.Shared(t, "specs", "digitalocean-openapi-subset.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(shared, embeddedSpec) {
-		t.Fatal("internal/sandbox/spec is stale: copy ../shared/specs/digitalocean-openapi-subset.yaml")
 	}
 }

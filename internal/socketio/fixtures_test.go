@@ -21,10 +21,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.json")
 
-// fixtureDir is ../shared/fixtures/socketio-redis-adapter.
+// fixtureDir is testdata/fixtures/socketio-redis-adapter of the repository.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	return repo.Shared(t, "fixtures", "socketio-redis-adapter")
+	return repo.Fixtures(t, "socketio-redis-adapter")
 }
 
 type fixtureFile struct {

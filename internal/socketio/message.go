@@ -5,8 +5,8 @@
 // It is pure: a channel name and payload bytes go in, a Message comes out.
 // There is no I/O, and no input makes it panic; anything it cannot decode
 // becomes a Message of Kind "unknown" carrying the raw bytes and a reason.
-// The formats are described in ../shared/reference/wire-formats.md, parts 2
-// and 3, and captured in ../shared/fixtures/socketio-redis-adapter/.
+// testdata/fixtures/socketio-redis-adapter/ holds messages the real adapters
+// published, one .bin file per message, described in its cases.json.
 package socketio
 
 import (

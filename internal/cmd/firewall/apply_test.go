@@ -12,7 +12,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 )
 
 func TestNewCmdApply(t *testing.T) {

@@ -21,7 +21,7 @@ type auditOptions struct {
 	PolicyFile string
 }
 
-// auditResult is the JSON document of `firewall audit` (PRODUCT.md).
+// auditResult is the JSON document of `firewall audit -o json`.
 type auditResult struct {
 	Cluster  clusterRef        `json:"cluster"`
 	OK       bool              `json:"ok"`

@@ -11,7 +11,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/app"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
-	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 )
 
 // The whole binary, through app.Run, against the stand-in: exact exit codes,

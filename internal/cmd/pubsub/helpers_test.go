@@ -207,9 +207,6 @@ func clientList(t *testing.T, cl valkey.Client) string {
 	return s
 }
 
-// repoRoot is the directory holding go.mod.
-func repoRoot(t testing.TB) string { return repo.MustRoot(t) }
-
 // fixture is one captured adapter message.
 type fixture struct {
 	File    string         `json:"file"`
@@ -220,10 +217,10 @@ type fixture struct {
 	payload []byte
 }
 
-// loadFixtures reads ../shared/fixtures/socketio-redis-adapter.
+// loadFixtures reads testdata/fixtures/socketio-redis-adapter.
 func loadFixtures(t testing.TB) []*fixture {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "socketio-redis-adapter")
+	dir := repo.Fixtures(t, "socketio-redis-adapter")
 	raw, err := os.ReadFile(filepath.Join(dir, "cases.json"))
 	if err != nil {
 		t.Fatalf("fixtures: %v", err)

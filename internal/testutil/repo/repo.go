@@ -1,5 +1,6 @@
 // Package repo finds the repository root (the directory holding go.mod) and
-// the shared/ folder that sits beside it, for tests and test tools.
+// the captured traffic under its testdata/fixtures/, for tests and test
+// tools.
 package repo
 
 import (
@@ -42,13 +43,14 @@ func MustRoot(tb TB) string {
 	return dir
 }
 
-// Shared is ../shared/<elem...> beside the repository; it fails tb when the
-// path does not exist.
-func Shared(tb TB, elem ...string) string {
+// Fixtures is testdata/fixtures/<name> of the repository: traffic the real
+// libraries produced, e.g. "socketio-redis-adapter" or "rate-limit-redis"
+// (testdata/fixtures/README.md). It fails tb when the directory is missing.
+func Fixtures(tb TB, name string) string {
 	tb.Helper()
-	p := filepath.Join(append([]string{MustRoot(tb), "..", "shared"}, elem...)...)
+	p := filepath.Join(MustRoot(tb), "testdata", "fixtures", name)
 	if _, err := os.Stat(p); err != nil {
-		tb.Fatalf("repo: %v (shared/ must sit beside the repository)", err)
+		tb.Fatalf("repo: %v", err)
 	}
 	return p
 }
