@@ -106,10 +106,25 @@ func NewReader(r io.Reader) *Reader { return &Reader{r: bufio.NewReaderSize(r, 6
 
 // line returns the next line without its CRLF. The slice is valid until the
 // next read.
-func (r *Reader) line() ([]byte, error) {
+func (r *Reader) line() ([]byte, error) { return r.readLine(false) }
+
+// readLine is line; long allows a line longer than the buffer (up to
+// MaxLine).
+func (r *Reader) readLine(long bool) ([]byte, error) {
 	l, err := r.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		return nil, protoErr("a line longer than %d bytes", r.r.Size())
+		if !long {
+			return nil, protoErr("a line longer than %d bytes", r.r.Size())
+		}
+		r.long = append(r.long[:0], l...)
+		for err == bufio.ErrBufferFull {
+			if len(r.long) > MaxLine {
+				return nil, protoErr("a line longer than %d bytes", MaxLine)
+			}
+			l, err = r.r.ReadSlice('\n')
+			r.long = append(r.long, l...)
+		}
+		l = r.long
 	}
 	if err != nil {
 		if err == io.EOF && len(l) > 0 {
@@ -239,28 +254,10 @@ func (r *Reader) ReadBulk() (b []byte, ok bool, err error) {
 // its '+' and CRLF. The slice is valid until the next read. An error reply
 // is returned as *Error.
 func (r *Reader) ReadSimple() ([]byte, error) {
-	l, err := r.r.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		r.long = append(r.long[:0], l...)
-		for err == bufio.ErrBufferFull {
-			if len(r.long) > MaxLine {
-				return nil, protoErr("a line longer than %d bytes", MaxLine)
-			}
-			l, err = r.r.ReadSlice('\n')
-			r.long = append(r.long, l...)
-		}
-		l = r.long
-	}
+	l, err := r.readLine(true)
 	if err != nil {
-		if err == io.EOF && len(l) > 0 {
-			err = io.ErrUnexpectedEOF
-		}
 		return nil, err
 	}
-	if len(l) < 3 || l[len(l)-2] != '\r' {
-		return nil, protoErr("a line without CRLF: %q", truncate(l))
-	}
-	l = l[:len(l)-2]
 	switch l[0] {
 	case '+':
 		return l[1:], nil
