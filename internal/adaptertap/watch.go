@@ -104,7 +104,8 @@ type Config struct {
 	Conn *valkeyclient.Conn
 	// ClientName names MONITOR's connections ("": the Conn's client name).
 	ClientName string
-	// Timeout bounds each connect and subscribe step (not the stream).
+	// Timeout bounds each subscribe step (not the stream); MONITOR's own
+	// connections connect within the Conn's timeout.
 	Timeout time.Duration
 	// ReconnectTimeout ends the watch with an error when a source cannot
 	// reconnect for this long (0: keep trying until ctx ends).

@@ -1,8 +1,12 @@
-// Package valkeyclient builds a valkey-go client from oxyctl's settings: a
-// redis:// or rediss:// URL, a CA bundle, a timeout. It verifies TLS, refuses
-// to send a password in plaintext to a host that is not loopback, detects a
-// Valkey Cluster, and turns every failure into a one-line apperr error that
-// says what to do.
+// Package valkeyclient is oxyctl's one way to Valkey. It builds a valkey-go
+// client from oxyctl's settings (a redis:// or rediss:// URL, a CA bundle, a
+// timeout): it verifies TLS, refuses to send a password in plaintext to a
+// host that is not loopback, and detects a Valkey Cluster. It knows the
+// deployment's topology (Conn.Nodes, Conn.Primaries), dials and
+// authenticates the connections of oxyctl's own that speak package resp
+// (Node.Open, Node.Dial), and turns every failure into a one-line apperr
+// error that says what to do (Classify; IsAuthReply tells a refused login
+// or permission).
 package valkeyclient
 
 import (
