@@ -30,9 +30,17 @@ type Factory struct {
 	settings     *config.Settings
 	settingsErr  error
 
+	valkeyOnce sync.Once
+	valkeyOpts valkeyclient.Options
+	valkeyErr  error
+
 	// Settings resolves flag > env > context > default, once.
 	Settings func() (*config.Settings, error)
-	// Valkey connects with the resolved settings. The caller closes the Conn.
+	// ValkeyOptions are the Valkey connection settings, built once from the
+	// resolved settings; building them warns on stderr, once, when TLS
+	// verification is off (--redis-insecure).
+	ValkeyOptions func() (valkeyclient.Options, error)
+	// Valkey connects with ValkeyOptions. The caller closes the Conn.
 	Valkey func(ctx context.Context) (*valkeyclient.Conn, error)
 	// DO builds the DigitalOcean API client from the settings (no request is
 	// made): a ConfigError when the token is missing.
@@ -51,29 +59,17 @@ func New(ios *iostreams.IOStreams, getenv config.Getenv) *Factory {
 		})
 		return f.settings, f.settingsErr
 	}
+	f.ValkeyOptions = func() (valkeyclient.Options, error) {
+		f.valkeyOnce.Do(func() { f.valkeyOpts, f.valkeyErr = f.buildValkeyOptions() })
+		return f.valkeyOpts, f.valkeyErr
+	}
 	f.Valkey = func(ctx context.Context) (*valkeyclient.Conn, error) {
-		s, err := f.Settings()
+		o, err := f.ValkeyOptions()
 		if err != nil {
 			return nil, err
 		}
-		if s.RedisURL == "" {
-			return nil, &apperr.ConfigError{
-				Err:  errorString("no Valkey URL is set"),
-				Hint: "pass --redis-url, set OXYCTL_REDIS_URL or REDIS_URL, or add redis.url to the context",
-			}
-		}
-		if s.RedisInsecure {
-			f.IO.Warnf("TLS VERIFICATION IS OFF (--redis-insecure): the server's certificate is not checked and the password can be intercepted")
-		}
-		f.IO.Debugf("connecting to %s (timeout %s)", valkeyclient.RedactURL(s.RedisURL), s.Timeout)
-		return valkeyclient.Connect(ctx, valkeyclient.Options{
-			URL:            s.RedisURL,
-			CAFile:         s.RedisCA,
-			Insecure:       s.RedisInsecure,
-			AllowPlaintext: s.AllowPlaintext,
-			Timeout:        s.Timeout,
-			ClientName:     "oxyctl",
-		})
+		f.IO.Debugf("connecting to %s (timeout %s)", valkeyclient.RedactURL(o.URL), o.Timeout)
+		return valkeyclient.Connect(ctx, o)
 	}
 	f.DO = func(ctx context.Context) (*doapi.Client, error) {
 		s, err := f.Settings()
@@ -87,6 +83,30 @@ func New(ios *iostreams.IOStreams, getenv config.Getenv) *Factory {
 		})
 	}
 	return f
+}
+
+func (f *Factory) buildValkeyOptions() (valkeyclient.Options, error) {
+	s, err := f.Settings()
+	if err != nil {
+		return valkeyclient.Options{}, err
+	}
+	if s.RedisURL == "" {
+		return valkeyclient.Options{}, &apperr.ConfigError{
+			Err:  errorString("no Valkey URL is set"),
+			Hint: "pass --redis-url, set OXYCTL_REDIS_URL or REDIS_URL, or add redis.url to the context",
+		}
+	}
+	if s.RedisInsecure {
+		f.IO.Warnf("TLS VERIFICATION IS OFF (--redis-insecure): the server's certificate is not checked and the password can be intercepted")
+	}
+	return valkeyclient.Options{
+		URL:            s.RedisURL,
+		CAFile:         s.RedisCA,
+		Insecure:       s.RedisInsecure,
+		AllowPlaintext: s.AllowPlaintext,
+		Timeout:        s.Timeout,
+		ClientName:     "oxyctl",
+	}, nil
 }
 
 // Format is the -o value (validated by the root command).

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/config"
@@ -14,7 +15,10 @@ import (
 type Env struct {
 	UserAgent string
 	Now       func() time.Time
-	// Valkey connects with the settings (default valkeyclient.Connect).
+	// ValkeyOptions are the Valkey connection settings (the Factory's,
+	// built once); asked only when a valkey or pubsub check will run.
+	ValkeyOptions func() (valkeyclient.Options, error)
+	// Valkey connects with them (default valkeyclient.Connect).
 	Valkey func(ctx context.Context) (*valkeyclient.Conn, error)
 	// DO builds the DigitalOcean client (default doapi.New with the settings).
 	DO         func(ctx context.Context) (ClusterFinder, error)
@@ -38,19 +42,22 @@ func Configured(s *config.Settings) map[string]bool {
 }
 
 // FromSettings builds the named checks (in the fixed order) from the
-// resolved settings. Unconfigured checks have a nil Probe.
+// resolved settings and, for valkey and pubsub, the connection settings
+// env gives. Unconfigured checks have a nil Probe.
 func FromSettings(s *config.Settings, names []string, env Env) []Check {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
 	conf := Configured(s)
-	vopts := valkeyclient.Options{
-		URL: s.RedisURL, CAFile: s.RedisCA, Insecure: s.RedisInsecure,
-		AllowPlaintext: s.AllowPlaintext, Timeout: s.Timeout, ClientName: "oxyctl",
+	ordered, _ := ParseNames(names)
+	var vopts valkeyclient.Options
+	var verr error
+	if env.ValkeyOptions != nil && (slices.Contains(ordered, NameValkey) && conf[NameValkey] || slices.Contains(ordered, NamePubSub) && conf[NamePubSub]) {
+		vopts, verr = env.ValkeyOptions()
 	}
 	connect := env.Valkey
 	if connect == nil {
-		connect = func(ctx context.Context) (*valkeyclient.Conn, error) { return ConnectWithin(ctx, vopts) }
+		connect = func(ctx context.Context) (*valkeyclient.Conn, error) { return valkeyclient.Connect(ctx, vopts) }
 	}
 	doClient := env.DO
 	if doClient == nil {
@@ -65,21 +72,21 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 			return c, nil
 		}
 	}
-	ordered, _ := ParseNames(names)
 	checks := make([]Check, 0, len(ordered))
 	for _, name := range ordered {
 		c := Check{Name: name}
-		if conf[name] {
-			switch name {
-			case NameAPI:
-				c.Probe = &APIProbe{BaseURL: s.APIURL, UserAgent: env.UserAgent, Client: env.HTTPClient, Now: env.Now}
-			case NameValkey:
-				c.Probe = &ValkeyProbe{Options: vopts, Connect: connect, Now: env.Now}
-			case NamePubSub:
-				c.Probe = &PubSubProbe{Connect: connect, Key: s.SocketIO.Key, Sharded: s.SocketIO.Sharded, Expected: s.SocketIO.ExpectedInstances}
-			case NameDO:
-				c.Probe = &DOProbe{Client: doClient, Cluster: s.Cluster}
-			}
+		switch {
+		case !conf[name]:
+		case (name == NameValkey || name == NamePubSub) && verr != nil:
+			c.Probe = Func(func(context.Context) Outcome { return Outcome{Status: Fail, Detail: errText(verr)} })
+		case name == NameAPI:
+			c.Probe = &APIProbe{BaseURL: s.APIURL, UserAgent: env.UserAgent, Client: env.HTTPClient, Now: env.Now}
+		case name == NameValkey:
+			c.Probe = &ValkeyProbe{Options: vopts, Connect: connect, Now: env.Now}
+		case name == NamePubSub:
+			c.Probe = &PubSubProbe{Connect: connect, Key: s.SocketIO.Key, Sharded: s.SocketIO.Sharded, Expected: s.SocketIO.ExpectedInstances}
+		case name == NameDO:
+			c.Probe = &DOProbe{Client: doClient, Cluster: s.Cluster}
 		}
 		checks = append(checks, c)
 	}

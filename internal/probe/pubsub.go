@@ -66,10 +66,7 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 	// Classic pub/sub is cluster-wide but each node only knows its own
 	// subscribers, so every node is asked and the counts are added. Shard
 	// channels live on the shard that owns their slot.
-	nodes := map[string]valkey.Client{conn.Addr: conn.Client}
-	if conn.Cluster {
-		nodes = conn.Client.Nodes()
-	}
+	nodes := conn.Nodes()
 	var nss []PubSubNamespace
 	if p.Sharded {
 		nss, err = p.sharded(ctx, conn, nodes, key)
@@ -111,7 +108,7 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 
 // classic: namespaces from PUBSUB CHANNELS <key>-request#*, counts from
 // PUBSUB NUMSUB <key>-request#<nsp>#, uids from PUBSUB CHANNELS <key>-response#*.
-func (p *PubSubProbe) classic(ctx context.Context, nodes map[string]valkey.Client, key string) ([]PubSubNamespace, error) {
+func (p *PubSubProbe) classic(ctx context.Context, nodes []valkeyclient.Node, key string) ([]PubSubNamespace, error) {
 	reqPattern := socketio.GlobEscape(key) + "-request#*"
 	type nodeResult struct {
 		req, resp []string
@@ -178,7 +175,7 @@ type countResult struct {
 
 // sharded: namespaces from PUBSUB SHARDCHANNELS <key>#* on every node,
 // counts from PUBSUB SHARDNUMSUB <key>#<nsp># (routed to the slot's shard).
-func (p *PubSubProbe) sharded(ctx context.Context, conn *valkeyclient.Conn, nodes map[string]valkey.Client, key string) ([]PubSubNamespace, error) {
+func (p *PubSubProbe) sharded(ctx context.Context, conn *valkeyclient.Conn, nodes []valkeyclient.Node, key string) ([]PubSubNamespace, error) {
 	pattern := socketio.ShardChannelsPattern(key)
 	type nodeResult struct {
 		chans []string
@@ -216,11 +213,12 @@ func (p *PubSubProbe) sharded(ctx context.Context, conn *valkeyclient.Conn, node
 
 // eachNode runs fn on every node at once and returns the results; a panic
 // in fn becomes onPanic's result.
-func eachNode[T any](nodes map[string]valkey.Client, fn func(valkey.Client) T, onPanic func(any) T) []T {
+func eachNode[T any](nodes []valkeyclient.Node, fn func(valkey.Client) T, onPanic func(any) T) []T {
 	out := make([]T, 0, len(nodes))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, c := range nodes {
+	for _, n := range nodes {
+		c := n.Client
 		wg.Add(1)
 		go func(c valkey.Client) {
 			defer wg.Done()

@@ -68,7 +68,7 @@ type ValkeyNode struct {
 // on every node of a cluster) and inspects the TLS certificate.
 type ValkeyProbe struct {
 	Options valkeyclient.Options
-	// Connect connects (default valkeyclient.Connect with Options).
+	// Connect connects with Options (default valkeyclient.Connect).
 	Connect func(ctx context.Context) (*valkeyclient.Conn, error)
 	// Pings is the number of PINGs per node (default 5).
 	Pings int
@@ -94,7 +94,7 @@ func (p *ValkeyProbe) defaults() {
 	}
 	if p.Connect == nil {
 		o := p.Options
-		p.Connect = func(ctx context.Context) (*valkeyclient.Conn, error) { return ConnectWithin(ctx, o) }
+		p.Connect = func(ctx context.Context) (*valkeyclient.Conn, error) { return valkeyclient.Connect(ctx, o) }
 	}
 }
 
@@ -138,27 +138,19 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 	defer conn.Close()
 	data.Cluster = conn.Cluster
 
-	clients := map[string]valkey.Client{conn.Addr: conn.Client}
-	if conn.Cluster {
-		clients = conn.Client.Nodes()
-	}
-	addrs := make([]string, 0, len(clients))
-	for a := range clients {
-		addrs = append(addrs, a)
-	}
-	sort.Strings(addrs)
-	nodes := make([]ValkeyNode, len(addrs))
+	servers := conn.Nodes()
+	nodes := make([]ValkeyNode, len(servers))
 	var wg sync.WaitGroup
-	for i, a := range addrs {
+	for i, vn := range servers {
 		wg.Add(1)
-		go func(i int, a string) {
+		go func(i int, a string, c valkey.Client) {
 			defer wg.Done()
 			defer func() {
 				if r := recover(); r != nil {
 					nodes[i] = ValkeyNode{Addr: a, Error: fmt.Sprintf("internal error (a bug): %v", r)}
 				}
 			}()
-			n := p.node(ctx, a, clients[a], conn.Cluster, t)
+			n := p.node(ctx, a, c, conn.Cluster, t)
 			if t.TLS {
 				if a == t.Addr() {
 					n.TLS = data.TLS
@@ -167,7 +159,7 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 				}
 			}
 			nodes[i] = n
-		}(i, a)
+		}(i, vn.Addr, vn.Client)
 	}
 	wg.Wait()
 	data.Nodes = nodes
@@ -218,23 +210,6 @@ func (p *ValkeyProbe) inspect(ctx context.Context, addr string, cfg *tls.Config,
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	return inspectTLS(ctx, addr, cfg, p.Options.Insecure, now)
-}
-
-// ConnectWithin is valkeyclient.Connect with its timeout cut to end a little
-// before ctx's deadline, so that its own explanation of a timeout (such as
-// "the port speaks plaintext") arrives before the check's deadline.
-func ConnectWithin(ctx context.Context, o valkeyclient.Options) (*valkeyclient.Conn, error) {
-	if dl, ok := ctx.Deadline(); ok {
-		rem := time.Until(dl)
-		margin := rem / 5
-		if margin > time.Second {
-			margin = time.Second
-		}
-		if t := rem - margin; t > 0 && (o.Timeout <= 0 || t < o.Timeout) {
-			o.Timeout = t
-		}
-	}
-	return valkeyclient.Connect(ctx, o)
 }
 
 // node queries one server: PINGs, INFO, CLUSTER INFO.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -217,10 +216,8 @@ func wrapErr(ctx context.Context, what string, err error) error {
 // replyErrKind is the kind of a server's error reply: auth for a refused
 // login or permission, api for the rest.
 func replyErrKind(msg string) string {
-	for _, p := range []string{"NOAUTH", "WRONGPASS", "NOPERM"} {
-		if strings.HasPrefix(msg, p) {
-			return apperr.KindAuth
-		}
+	if valkeyclient.IsAuthReply(msg) {
+		return apperr.KindAuth
 	}
 	return apperr.KindAPI
 }

@@ -40,6 +40,14 @@ func (c *Conn) Expect() {
 	c.expire()
 }
 
+// Wait lets the next replies take as long as they take: for a stream
+// (MONITOR) whose next line may come at any time. A watched context (see
+// Watch) still ends the wait.
+func (c *Conn) Wait() {
+	_ = c.nc.SetReadDeadline(time.Time{})
+	c.expire()
+}
+
 // expire re-applies a stop that a new deadline may have overwritten.
 func (c *Conn) expire() {
 	if c.stopped.Load() {

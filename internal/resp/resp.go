@@ -1,9 +1,17 @@
-// Package resp speaks just enough RESP2 for oxyctl's hot loops: it appends
-// commands to a byte slice and reads replies without building a value per
-// reply. A scan of a million keys reads two million replies; valkey-go (which
-// oxyctl uses for everything else) allocates a message for each, and that
-// client-side work, not the server's, then bounds how fast a Valkey Cluster
-// can be scanned on a small machine.
+// Package resp speaks just enough RESP2 for the connections oxyctl opens
+// itself, outside valkey-go (which it uses for everything else), where a
+// reply is read where it arrives and no value is built for it:
+//
+//   - the pipelines of a full scan: a scan of a million keys reads two
+//     million replies; valkey-go allocates a message for each, and that
+//     client-side work, not the server's, then bounds how fast a Valkey
+//     Cluster can be scanned on a small machine;
+//   - the stream of MONITOR, which valkey-go cannot run (its connections
+//     expect one reply per command): one status line per command the server
+//     runs, as long as the command it echoes.
+//
+// package valkeyclient dials these connections and runs their handshake
+// (AUTH, SELECT, CLIENT SETNAME) through this package too.
 //
 // The reader is strict: a reply of a type the caller did not expect, a
 // length that does not parse or exceeds the server's own limit, or a line
@@ -83,9 +91,14 @@ func AppendCommand(b []byte, args ...string) []byte {
 	return b
 }
 
+// MaxLine bounds a status line read by ReadSimple: MONITOR echoes a command
+// with every byte of a bulk argument escaped in at most 4.
+const MaxLine = 4*MaxBulk + 64<<10
+
 // Reader reads replies from a stream, one at a time and in order.
 type Reader struct {
-	r *bufio.Reader
+	r    *bufio.Reader
+	long []byte // a status line longer than the buffer, reused
 }
 
 // NewReader reads from r through a 64 KiB buffer.
@@ -93,10 +106,25 @@ func NewReader(r io.Reader) *Reader { return &Reader{r: bufio.NewReaderSize(r, 6
 
 // line returns the next line without its CRLF. The slice is valid until the
 // next read.
-func (r *Reader) line() ([]byte, error) {
+func (r *Reader) line() ([]byte, error) { return r.readLine(false) }
+
+// readLine is line; long allows a line longer than the buffer (up to
+// MaxLine).
+func (r *Reader) readLine(long bool) ([]byte, error) {
 	l, err := r.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		return nil, protoErr("a line longer than %d bytes", r.r.Size())
+		if !long {
+			return nil, protoErr("a line longer than %d bytes", r.r.Size())
+		}
+		r.long = append(r.long[:0], l...)
+		for err == bufio.ErrBufferFull {
+			if len(r.long) > MaxLine {
+				return nil, protoErr("a line longer than %d bytes", MaxLine)
+			}
+			l, err = r.r.ReadSlice('\n')
+			r.long = append(r.long, l...)
+		}
+		l = r.long
 	}
 	if err != nil {
 		if err == io.EOF && len(l) > 0 {
@@ -220,6 +248,23 @@ func (r *Reader) ReadBulk() (b []byte, ok bool, err error) {
 		return nil, false, protoErr("a bulk string of %d bytes not followed by CRLF", n)
 	}
 	return b[:n:n], true, nil
+}
+
+// ReadSimple reads a status reply ("+..."), however long: the line without
+// its '+' and CRLF. The slice is valid until the next read. An error reply
+// is returned as *Error.
+func (r *Reader) ReadSimple() ([]byte, error) {
+	l, err := r.readLine(true)
+	if err != nil {
+		return nil, err
+	}
+	switch l[0] {
+	case '+':
+		return l[1:], nil
+	case '-':
+		return nil, &Error{Msg: string(l[1:])}
+	}
+	return nil, protoErr("expected a status line, got %q", truncate(l))
 }
 
 // Skip reads and discards one reply of any type, with its elements. An error

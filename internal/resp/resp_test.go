@@ -173,3 +173,26 @@ func TestAppendLengths(t *testing.T) {
 		}
 	}
 }
+
+// ReadSimple reads a status line of any length (MONITOR echoes whole
+// commands), an error reply as *Error, and refuses any other type.
+func TestReadSimple(t *testing.T) {
+	long := strings.Repeat("x", 200<<10)
+	r := NewReader(strings.NewReader("+OK\r\n+" + long + "\r\n-NOPERM no\r\n:1\r\n+cut"))
+	if l, err := r.ReadSimple(); err != nil || string(l) != "OK" {
+		t.Fatalf("ReadSimple = %q, %v", l, err)
+	}
+	if l, err := r.ReadSimple(); err != nil || string(l) != long {
+		t.Fatalf("long line: %d bytes, %v", len(l), err)
+	}
+	var re *Error
+	if _, err := r.ReadSimple(); !errors.As(err, &re) || re.Prefix() != "NOPERM" {
+		t.Fatalf("error reply: %v", err)
+	}
+	if _, err := r.ReadSimple(); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("an integer: %v, want a protocol error", err)
+	}
+	if _, err := r.ReadSimple(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("a cut line: %v", err)
+	}
+}

@@ -37,20 +37,24 @@ func Classify(err error, t Target) error {
 	}
 	text := err.Error()
 
+	reply := text
 	var vErr *valkey.ValkeyError
 	var rErr *resp.Error
-	if errors.As(err, &vErr) || errors.As(err, &rErr) || strings.HasPrefix(text, "WRONGPASS") || strings.HasPrefix(text, "NOAUTH") {
-		switch {
-		case strings.Contains(text, "WRONGPASS"):
-			return mk(apperr.KindAuth, fmt.Sprintf("authentication failed at %s: wrong user name or password", addr),
-				"check the password in the Valkey URL (DigitalOcean: the database's Connection details, user default)")
-		case strings.Contains(text, "NOAUTH"):
-			return mk(apperr.KindAuth, fmt.Sprintf("authentication required by %s: the URL has no password", addr),
-				"put the password in the URL: rediss://default:PASSWORD@host:port")
-		case strings.Contains(text, "NOPERM"):
-			return mk(apperr.KindAuth, fmt.Sprintf("permission denied at %s: %s", addr, firstLine(text)),
-				"the user's ACL does not allow this command")
-		}
+	if errors.As(err, &vErr) {
+		reply = vErr.Error()
+	} else if errors.As(err, &rErr) {
+		reply = rErr.Msg
+	}
+	switch authCode(reply) {
+	case "WRONGPASS":
+		return mk(apperr.KindAuth, fmt.Sprintf("authentication failed at %s: wrong user name or password", addr),
+			"check the password in the Valkey URL (DigitalOcean: the database's Connection details, user default)")
+	case "NOAUTH":
+		return mk(apperr.KindAuth, fmt.Sprintf("authentication required by %s: the URL has no password", addr),
+			"put the password in the URL: rediss://default:PASSWORD@host:port")
+	case "NOPERM":
+		return mk(apperr.KindAuth, fmt.Sprintf("permission denied at %s: %s", addr, firstLine(text)),
+			"the user's ACL does not allow this command")
 	}
 
 	var unk x509.UnknownAuthorityError
@@ -101,6 +105,25 @@ func Classify(err error, t Target) error {
 	}
 	return mk(apperr.KindConnect, fmt.Sprintf("valkey %s: %s", addr, firstLine(text)), "")
 }
+
+// authCodes are the error codes of a server that refuses a login
+// (WRONGPASS, NOAUTH) or a command the user's ACL does not allow (NOPERM).
+var authCodes = []string{"WRONGPASS", "NOAUTH", "NOPERM"}
+
+// authCode is the auth code a server's error reply starts with, or "".
+func authCode(reply string) string {
+	for _, c := range authCodes {
+		if strings.HasPrefix(reply, c) {
+			return c
+		}
+	}
+	return ""
+}
+
+// IsAuthReply reports whether a server's error reply (its text, as in
+// "NOPERM this user has no permissions ...") refuses a login or a
+// permission: such a fault is not fixed by trying again.
+func IsAuthReply(reply string) bool { return authCode(reply) != "" }
 
 func isTimeout(err error) bool {
 	var ne net.Error

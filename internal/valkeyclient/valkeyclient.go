@@ -1,19 +1,21 @@
-// Package valkeyclient builds a valkey-go client from oxyctl's settings: a
-// redis:// or rediss:// URL, a CA bundle, a timeout. It verifies TLS, refuses
-// to send a password in plaintext to a host that is not loopback, detects a
-// Valkey Cluster, and turns every failure into a one-line apperr error that
-// says what to do.
+// Package valkeyclient is oxyctl's one way to Valkey. It builds a valkey-go
+// client from oxyctl's settings (a redis:// or rediss:// URL, a CA bundle, a
+// timeout): it verifies TLS, refuses to send a password in plaintext to a
+// host that is not loopback, and detects a Valkey Cluster. It knows the
+// deployment's topology (Conn.Nodes, Conn.Primaries), dials and
+// authenticates the connections of oxyctl's own that speak package resp
+// (Node.Open, Node.Dial), and turns every failure into a one-line apperr
+// error that says what to do (Classify; IsAuthReply tells a refused login
+// or permission).
 package valkeyclient
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -118,15 +120,26 @@ func TLSConfig(o Options, host string) (*tls.Config, error) {
 }
 
 // Connect dials, authenticates and detects a cluster, all within ctx and
-// Options.Timeout.
+// Options.Timeout, ending a little before ctx's deadline when that comes
+// first.
 func Connect(ctx context.Context, o Options) (*Conn, error) {
-	opt, t, err := ClientOption(o)
-	if err != nil {
-		return nil, err
-	}
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		// End a little before ctx's deadline, so that the explanation of a
+		// timeout (such as "the port speaks plaintext") still arrives.
+		rem := time.Until(dl)
+		margin := min(rem/5, time.Second)
+		if t := rem - margin; t > 0 && t < timeout {
+			timeout = t
+		}
+	}
+	o.Timeout = timeout
+	opt, t, err := ClientOption(o)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -141,7 +154,7 @@ func Connect(ctx context.Context, o Options) (*Conn, error) {
 		return nil, explainTimeout(Classify(err, t), t, o.Resolver)
 	}
 	info, err := client.Do(ctx, client.B().Info().Section("cluster").Build()).ToString()
-	if verr, ok := valkey.IsValkeyErr(err); ok && !strings.Contains(verr.Error(), "NOAUTH") && !strings.Contains(verr.Error(), "WRONGPASS") && !strings.Contains(verr.Error(), "NOPERM") {
+	if verr, ok := valkey.IsValkeyErr(err); ok && !IsAuthReply(verr.Error()) {
 		// A server that does not know INFO cluster (an embedded
 		// Redis-compatible one) is no cluster.
 		info, err = "", nil
@@ -215,28 +228,3 @@ func explainTimeout(err error, t Target, r *net.Resolver) error {
 }
 
 const probeTimeout = 300 * time.Millisecond
-
-// Primaries returns every primary: every master of a cluster, or the server
-// itself when standalone. Replicas are left out (checked with ROLE).
-func (c *Conn) Primaries(ctx context.Context) ([]Node, error) {
-	if !c.Cluster {
-		return []Node{c.node(c.Addr, c.Client)}, nil
-	}
-	var out []Node
-	for addr, n := range c.Client.Nodes() {
-		role, err := n.Do(ctx, n.B().Role().Build()).ToArray()
-		if err != nil {
-			return nil, Classify(err, c.Target)
-		}
-		if len(role) > 0 {
-			if r, _ := role[0].ToString(); r == "master" {
-				out = append(out, c.node(addr, n))
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, apperr.Runtime(apperr.KindConnect, errors.New("the cluster reports no primary"), "check CLUSTER NODES on the server")
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
-	return out, nil
-}

@@ -44,7 +44,7 @@ type healthOptions struct {
 func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions) error) *cobra.Command {
 	opts := &healthOptions{IO: f.IO, Settings: f.Settings, Now: f.Now, UserAgent: f.UserAgent()}
 	opts.Build = func(s *config.Settings, names []string) []probe.Check {
-		return probe.FromSettings(s, names, probe.Env{UserAgent: opts.UserAgent, Now: opts.Now})
+		return probe.FromSettings(s, names, probe.Env{UserAgent: opts.UserAgent, Now: opts.Now, ValkeyOptions: f.ValkeyOptions, Valkey: f.Valkey})
 	}
 	var checks []string
 	cmd := &cobra.Command{
@@ -140,10 +140,6 @@ func healthRun(ctx context.Context, opts *healthOptions) error {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
-	}
-	conf := probe.Configured(s)
-	if s.RedisInsecure && (contains(opts.Checks, probe.NameValkey) && conf[probe.NameValkey] || contains(opts.Checks, probe.NamePubSub) && conf[probe.NamePubSub]) {
-		opts.IO.Warnf("TLS VERIFICATION IS OFF (--redis-insecure): the server's certificate is not checked and the password can be intercepted")
 	}
 	runner := &probe.Runner{Timeout: s.Timeout, OnPanic: func(check string, stack []byte) {
 		opts.IO.Debugf("check %s panicked:\n%s", check, stack)
@@ -280,13 +276,4 @@ func symbol(s probe.Status) string {
 		return "✗"
 	}
 	return "–"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -11,12 +11,12 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/oxyhq/oxyctl/internal/adaptertap"
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/pubsubwatch"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
@@ -105,9 +105,9 @@ func channelsRun(ctx context.Context, opts *channelsOptions) error {
 		return err
 	}
 	defer conn.Close()
-	rep, err := pubsubwatch.Channels(ctx, pubsubwatch.ChannelsOptions{
+	rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{
 		Key: adapterKey(opts.Key, s), Sharded: sharded, Expected: expected,
-		Client: conn.Client, Cluster: conn.Cluster, Addr: conn.Addr, Timeout: opts.Timeout(),
+		Conn: conn, Timeout: opts.Timeout(),
 	})
 	if err != nil {
 		return valkeyclient.Classify(err, conn.Target)
@@ -117,13 +117,13 @@ func channelsRun(ctx context.Context, opts *channelsOptions) error {
 	}); err != nil {
 		return err
 	}
-	if rep.Status == pubsubwatch.StatusFail {
+	if rep.Status == adaptertap.StatusFail {
 		return &apperr.FindingsError{}
 	}
 	return nil
 }
 
-func renderChannels(w io.Writer, th *output.Theme, rep *pubsubwatch.Report) error {
+func renderChannels(w io.Writer, th *output.Theme, rep *adaptertap.Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s adapter, key %s, %d server(s) asked\n", rep.Adapter, rep.Key, rep.Nodes)
 	if len(rep.Namespaces) > 0 {
@@ -152,7 +152,7 @@ func renderChannels(w io.Writer, th *output.Theme, rep *pubsubwatch.Report) erro
 	}
 	var problems []string
 	for _, p := range rep.Problems {
-		problems = append(problems, th.Status(pubsubwatch.StatusFail)+"  "+p)
+		problems = append(problems, th.Status(adaptertap.StatusFail)+"  "+p)
 	}
 	for _, n := range rep.Namespaces {
 		for _, p := range n.Problems {

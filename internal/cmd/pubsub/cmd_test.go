@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/adaptertap"
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/pubsubwatch"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
@@ -176,7 +176,7 @@ socket.io-response#/#BBBBBB#  1
 	if got := keys(ns["channels"].([]any)[0].(map[string]any)); got != "channel,subscribers" {
 		t.Errorf("channel keys %s", got)
 	}
-	if ns["instances"] != float64(2) || ns["status"] != pubsubwatch.StatusFail || doc["status"] != "fail" ||
+	if ns["instances"] != float64(2) || ns["status"] != adaptertap.StatusFail || doc["status"] != "fail" ||
 		!strings.Contains(jsonText(ns["problems"]), "2 instance(s) listening, 3 expected") {
 		t.Errorf("JSON:\n%s", out)
 	}

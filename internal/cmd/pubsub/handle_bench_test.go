@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/adaptertap"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/pubsubwatch"
-	"github.com/oxyhq/oxyctl/internal/socketio"
 )
 
 // BenchmarkHandle is the per-message cost of tail's consumer: decode,
@@ -20,16 +19,16 @@ func BenchmarkHandle(b *testing.B) {
 			ios, _, _ := testIO()
 			ios.Out = io.Discard
 			opts := &tailOptions{IO: ios, Format: format}
-			t := &tailer{opts: opts, decode: socketio.Options{Key: "socket.io"}, summary: pubsubwatch.NewSummary(),
-				w: bufio.NewWriterSize(io.Discard, 64<<10), now: time.Now}
+			t := &tailer{opts: opts, key: "socket.io", w: bufio.NewWriterSize(io.Discard, 64<<10)}
 			if format == output.Text {
 				t.th = output.NewTheme(ios)
 			}
-			ev := pubsubwatch.Event{Kind: pubsubwatch.EventMessage, Time: time.Now(), Channel: f.Channel, Payload: string(f.payload)}
+			tl := adaptertap.NewTailer(adaptertap.TailOptions{Config: adaptertap.Config{Key: "socket.io"}}, t)
+			ev := adaptertap.Event{Kind: adaptertap.EventMessage, Time: time.Now(), Channel: f.Channel, Payload: string(f.payload)}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(f.payload)))
 			for b.Loop() {
-				t.handle(ev)
+				_, _ = tl.Handle(ev)
 			}
 		})
 	}

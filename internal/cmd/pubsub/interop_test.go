@@ -12,10 +12,10 @@ import (
 
 	"github.com/valkey-io/valkey-go"
 
+	"github.com/oxyhq/oxyctl/internal/adaptertap"
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/pubsubwatch"
 	"github.com/oxyhq/oxyctl/internal/testutil/nodeapp"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
@@ -369,7 +369,7 @@ func TestInteropSharded(t *testing.T) {
 }
 
 // channelsReport runs `pubsub channels -o json` and decodes its document.
-func channelsReport(t *testing.T, url string, sio config.SocketIO) *pubsubwatch.Report {
+func channelsReport(t *testing.T, url string, sio config.SocketIO) *adaptertap.Report {
 	t.Helper()
 	ios, out, _ := testIO()
 	err := channelsRun(context.Background(), &channelsOptions{
@@ -380,7 +380,7 @@ func channelsReport(t *testing.T, url string, sio config.SocketIO) *pubsubwatch.
 	if err != nil && !errorsAs(err, &fe) {
 		t.Fatalf("channels: %v", err)
 	}
-	var rep pubsubwatch.Report
+	var rep adaptertap.Report
 	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
 		t.Fatalf("channels JSON: %v\n%s", err, out.String())
 	}
@@ -390,7 +390,7 @@ func channelsReport(t *testing.T, url string, sio config.SocketIO) *pubsubwatch.
 	return &rep
 }
 
-func namespace(t *testing.T, rep *pubsubwatch.Report, nsp string) pubsubwatch.Namespace {
+func namespace(t *testing.T, rep *adaptertap.Report, nsp string) adaptertap.Namespace {
 	t.Helper()
 	for _, n := range rep.Namespaces {
 		if n.Namespace == nsp {
@@ -398,5 +398,5 @@ func namespace(t *testing.T, rep *pubsubwatch.Report, nsp string) pubsubwatch.Na
 		}
 	}
 	t.Fatalf("namespace %s not in the report: %+v", nsp, rep)
-	return pubsubwatch.Namespace{}
+	return adaptertap.Namespace{}
 }

@@ -14,12 +14,12 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
 
+	"github.com/oxyhq/oxyctl/internal/adaptertap"
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/pubsubwatch"
 	"github.com/oxyhq/oxyctl/internal/redact"
 	"github.com/oxyhq/oxyctl/internal/socketio"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
@@ -143,9 +143,6 @@ func newCmdTail(f *cmdutil.Factory, runF func(context.Context, *tailOptions) err
 	return cmd
 }
 
-// endReason says why a tail ended normally.
-type endReason string
-
 func tailRun(ctx context.Context, opts *tailOptions) error {
 	s, err := opts.Settings()
 	if err != nil {
@@ -159,228 +156,128 @@ func tailRun(ctx context.Context, opts *tailOptions) error {
 	for i, n := range opts.Namespaces {
 		opts.Namespaces[i] = normNamespace(n)
 	}
-	mode := pubsubwatch.ModePSubscribe
+	mode := adaptertap.ModePSubscribe
 	switch {
 	case opts.ShardedSubscribe:
-		mode = pubsubwatch.ModeSSubscribe
+		mode = adaptertap.ModeSSubscribe
 	case sharded:
-		mode = pubsubwatch.ModeMonitor
+		mode = adaptertap.ModeMonitor
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	timeout := opts.Timeout()
-
-	started := now()
-	conn, err := opts.Valkey(ctx)
-	if err != nil {
-		if ctx.Err() != nil { // Ctrl-C while connecting: still a normal end
-			(&tailer{opts: opts, summary: pubsubwatch.NewSummary()}).printSummary(now().Sub(started), "interrupted")
-			return nil
-		}
-		return err
-	}
-	defer conn.Close()
-
-	switch mode {
-	case pubsubwatch.ModeMonitor:
-		opts.IO.Warnf("--sharded reads SPUBLISH traffic through MONITOR on every primary: the server copies every command it runs to oxyctl, which costs it CPU and memory while tail runs (keep it short on a busy server)")
-	case pubsubwatch.ModeSSubscribe:
-		opts.IO.Warnf("--sharded-subscribe: oxyctl SSUBSCRIBEs to the adapter's channels, which raises SHARDNUMSUB: while tail runs, the app counts oxyctl as a server and fetchSockets(), allRooms() and acknowledged serverSideEmit() time out")
-	}
-
-	cfg := pubsubwatch.Config{
-		Mode: mode, Key: key, Namespaces: opts.Namespaces,
-		Client: conn.Client, Cluster: conn.Cluster, Addr: conn.Addr,
-		Dialer: pubsubwatch.RawDialer{
-			Username: conn.Target.Username, Password: conn.Target.Password,
-			TLS: conn.TLS, Timeout: timeout, ClientName: "oxyctl-monitor",
-		},
-		Timeout:          timeout,
-		ReconnectTimeout: opts.ReconnectTimeout,
-		BackoffMin:       opts.backoffMin,
-		BackoffMax:       opts.backoffMax,
-		Classify:         func(err error) error { return valkeyclient.Classify(err, conn.Target) },
-		Now:              now,
-	}
-	t := &tailer{
-		opts:    opts,
-		filter:  pubsubwatch.Filter{Namespaces: opts.Namespaces, Rooms: opts.Rooms, Events: opts.Events, Requests: opts.Requests},
-		decode:  socketio.Options{Key: key, Sharded: sharded},
-		summary: pubsubwatch.NewSummary(),
-		w:       bufio.NewWriterSize(opts.IO.Out, 64<<10),
-		now:     now,
-	}
+	t := &tailer{opts: opts, key: key, w: bufio.NewWriterSize(opts.IO.Out, 64<<10)}
 	if opts.Format != output.JSON {
 		t.th = output.NewTheme(opts.IO)
 	}
+	timeout := opts.Timeout()
+	end, err := adaptertap.Tail(ctx, adaptertap.TailOptions{
+		Config: adaptertap.Config{
+			Mode: mode, Key: key, Namespaces: opts.Namespaces,
+			ClientName:       "oxyctl-monitor",
+			Timeout:          timeout,
+			ReconnectTimeout: opts.ReconnectTimeout,
+			BackoffMin:       opts.backoffMin,
+			BackoffMax:       opts.backoffMax,
+			Now:              opts.Now,
+		},
+		Connect: func(ctx context.Context) (*valkeyclient.Conn, error) {
+			conn, err := opts.Valkey(ctx)
+			if err == nil {
+				warnMode(opts.IO, mode)
+			}
+			return conn, err
+		},
+		Filter:   adaptertap.Filter{Namespaces: opts.Namespaces, Rooms: opts.Rooms, Events: opts.Events, Requests: opts.Requests},
+		Sharded:  sharded,
+		Raw:      opts.Raw,
+		Count:    opts.Count,
+		Duration: opts.Duration,
+	}, t)
+	if end != nil {
+		t.printSummary(end)
+	}
+	return err
+}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if opts.Duration > 0 {
-		var cancelD context.CancelFunc
-		runCtx, cancelD = context.WithTimeout(runCtx, opts.Duration)
-		defer cancelD()
+// warnMode says what reading in this mode costs the server or the app.
+func warnMode(ios *iostreams.IOStreams, mode adaptertap.Mode) {
+	switch mode {
+	case adaptertap.ModeMonitor:
+		ios.Warnf("--sharded reads SPUBLISH traffic through MONITOR on every primary: the server copies every command it runs to oxyctl, which costs it CPU and memory while tail runs (keep it short on a busy server)")
+	case adaptertap.ModeSSubscribe:
+		ios.Warnf("--sharded-subscribe: oxyctl SSUBSCRIBEs to the adapter's channels, which raises SHARDNUMSUB: while tail runs, the app counts oxyctl as a server and fetchSockets(), allRooms() and acknowledged serverSideEmit() time out")
 	}
-	events := make(chan pubsubwatch.Event, 8192)
-	errc := make(chan error, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				errc <- apperr.Runtime(apperr.KindInternal, fmt.Errorf("internal error (a bug): %v", r), "")
-			}
-		}()
-		errc <- pubsubwatch.Run(runCtx, cfg, events)
-	}()
-
-	var (
-		runErr  error
-		counted bool
-		runDone bool
-	)
-loop:
-	for {
-		var ev pubsubwatch.Event
-		select {
-		case ev = <-events:
-		default:
-			// Nothing more is pending: show what was written so far.
-			if err := t.w.Flush(); err != nil {
-				runErr = outputErr(err)
-				break loop
-			}
-			select {
-			case ev = <-events:
-			case runErr = <-errc:
-				runDone = true
-				// The sources stopped: show what they had already received.
-				for {
-					select {
-					case ev = <-events:
-						if t.handle(ev) {
-							counted = true
-							break loop
-						}
-						continue
-					default:
-					}
-					break loop
-				}
-			}
-		}
-		if t.handle(ev) {
-			counted = true
-			break loop
-		}
-		if t.err != nil {
-			runErr = outputErr(t.err)
-			break loop
-		}
-	}
-	cancel()
-	if !runDone {
-		if err := <-errc; runErr == nil && !counted {
-			runErr = err
-		}
-	}
-	if err := t.w.Flush(); err != nil && runErr == nil {
-		runErr = outputErr(err)
-	}
-	if runErr != nil && !t.everReady && ctx.Err() == nil {
-		return runErr // never subscribed: a plain error, no summary
-	}
-	if ctx.Err() != nil {
-		runErr = nil // Ctrl-C: a normal end, whatever was in progress
-	}
-	var reason endReason
-	switch {
-	case counted:
-		reason = "count"
-	case ctx.Err() != nil:
-		reason = "interrupted"
-	case opts.Duration > 0 && runErr == nil:
-		reason = "duration"
-	}
-	t.printSummary(now().Sub(started), reason)
-	return runErr
 }
 
 func outputErr(err error) error {
 	return apperr.Runtime(apperr.KindInternal, fmt.Errorf("writing output: %w", err), "")
 }
 
-// tailer turns events into output lines.
+// tailer renders what a tail shows: messages and gaps on stdout (text or
+// JSON lines), notices on stderr. It is the tail's adaptertap.Sink.
 type tailer struct {
-	opts    *tailOptions
-	th      *output.Theme // nil in JSON mode
-	filter  pubsubwatch.Filter
-	decode  socketio.Options
-	summary *pubsubwatch.Summary
-	w       *bufio.Writer
-	now     func() time.Time
+	opts *tailOptions
+	th   *output.Theme // nil in JSON mode
+	key  string
+	w    *bufio.Writer
 
-	buf       []byte // the output line, reused
-	payload   []byte // the payload bytes, reused
-	everReady bool
-	ready     int
-	err       error
+	buf   []byte // the output line, reused
+	ready int
 }
 
-// handle processes one event; it reports true when --count is reached.
-func (t *tailer) handle(ev pubsubwatch.Event) bool {
+// Event shows a ready, lost or gap event.
+func (t *tailer) Event(ev adaptertap.Event) error {
 	switch ev.Kind {
-	case pubsubwatch.EventReady:
-		t.everReady = true
+	case adaptertap.EventReady:
 		t.ready++
 		t.opts.IO.Debugf("tail: %s on %s", ev.Detail, ev.Node)
 		if ev.AllReady {
 			if t.opts.IO.IsStderrTTY() && t.th != nil {
-				fmt.Fprintln(t.opts.IO.ErrOut, t.th.Muted.Render(fmt.Sprintf("tailing %s on %d server(s); Ctrl-C to stop", t.decode.Key, t.ready)))
+				fmt.Fprintln(t.opts.IO.ErrOut, t.th.Muted.Render(fmt.Sprintf("tailing %s on %d server(s); Ctrl-C to stop", t.key, t.ready)))
 			}
 			if t.opts.ready != nil {
 				t.opts.ready()
 			}
 		}
-	case pubsubwatch.EventLost:
+	case adaptertap.EventLost:
 		_ = t.w.Flush()
 		t.opts.IO.Warnf("lost the connection to %s: %s; reconnecting", ev.Node, oneLine(ev.Err))
-	case pubsubwatch.EventGap:
-		t.summary.Gaps++
+	case adaptertap.EventGap:
 		t.opts.IO.Warnf("gap: messages from %s to %s (%s) on %s may be missing; subscribed again",
 			ev.From.UTC().Format(timeMillis), ev.To.UTC().Format(timeMillis), ev.To.Sub(ev.From).Round(time.Millisecond), ev.Node)
 		if t.th == nil {
 			t.buf = appendGapJSON(t.buf[:0], ev)
-			_, t.err = t.w.Write(t.buf)
+			if _, err := t.w.Write(t.buf); err != nil {
+				return outputErr(err)
+			}
 		}
-	case pubsubwatch.EventMessage:
-		t.payload = append(t.payload[:0], ev.Payload...)
-		m := socketio.Decode(ev.Channel, t.payload, t.decode)
-		m.Time = ev.Time
-		if !t.filter.Match(&m) {
-			return false
-		}
-		if t.opts.Raw {
-			m.Raw = t.payload
-		}
-		t.summary.Add(&m)
-		if t.th == nil {
-			t.buf = socketio.AppendJSON(t.buf[:0], &m)
-			t.buf = append(t.buf, '\n')
-		} else {
-			t.buf = t.appendText(t.buf[:0], &m)
-		}
-		if _, err := t.w.Write(t.buf); err != nil {
-			t.err = err
-		}
-		return t.opts.Count > 0 && t.summary.Messages >= t.opts.Count
 	}
-	return false
+	return nil
+}
+
+// Message shows one message: a JSON line, or a text line.
+func (t *tailer) Message(m *socketio.Message) error {
+	if t.th == nil {
+		t.buf = socketio.AppendJSON(t.buf[:0], m)
+		t.buf = append(t.buf, '\n')
+	} else {
+		t.buf = t.appendText(t.buf[:0], m)
+	}
+	if _, err := t.w.Write(t.buf); err != nil {
+		return outputErr(err)
+	}
+	return nil
+}
+
+// Flush writes out what is buffered.
+func (t *tailer) Flush() error {
+	if err := t.w.Flush(); err != nil {
+		return outputErr(err)
+	}
+	return nil
 }
 
 const timeMillis = "2006-01-02T15:04:05.000Z07:00"
 
-func appendGapJSON(b []byte, ev pubsubwatch.Event) []byte {
+func appendGapJSON(b []byte, ev adaptertap.Event) []byte {
 	b = append(b, `{"time":"`...)
 	b = ev.To.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","channel":"","kind":"gap","from":"`...)
@@ -403,13 +300,13 @@ func oneLine(err error) string {
 	return redact.String(strings.Join(strings.Fields(err.Error()), " "))
 }
 
-func (t *tailer) printSummary(elapsed time.Duration, reason endReason) {
-	s := t.summary
+func (t *tailer) printSummary(end *adaptertap.TailEnd) {
+	s, reason := end.Summary, end.Reason
 	var b strings.Builder
-	fmt.Fprintf(&b, "tail: %d message(s) in %s", s.Messages, elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "tail: %d message(s) in %s", s.Messages, end.Elapsed.Round(time.Millisecond))
 	if len(s.ByKind) > 0 {
 		var parts []string
-		for _, c := range pubsubwatch.Sorted(s.ByKind) {
+		for _, c := range adaptertap.Sorted(s.ByKind) {
 			parts = append(parts, fmt.Sprintf("%s %d", c.Name, c.Count))
 		}
 		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
@@ -417,13 +314,13 @@ func (t *tailer) printSummary(elapsed time.Duration, reason endReason) {
 	if s.Gaps > 0 {
 		fmt.Fprintf(&b, "; %d gap(s): messages may be missing", s.Gaps)
 	}
-	if reason == "count" || reason == "duration" {
+	if reason == adaptertap.EndCount || reason == adaptertap.EndDuration {
 		fmt.Fprintf(&b, "; stopped by --%s", reason)
 	}
 	b.WriteString("\n")
 	if len(s.ByEvent) > 0 {
 		var parts []string
-		sorted := pubsubwatch.Sorted(s.ByEvent)
+		sorted := adaptertap.Sorted(s.ByEvent)
 		for i, c := range sorted {
 			if i == 20 {
 				parts = append(parts, fmt.Sprintf("and %d more", len(sorted)-20))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/pubsubwatch"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -381,23 +380,32 @@ func TestTailTLS(t *testing.T) {
 // SUBSCRIBE or SSUBSCRIBE, and the PSUBSCRIBE shows that MONITOR would see one.
 func TestTailNeverSubscribes(t *testing.T) {
 	srv := valkeytest.Start(t, valkeytest.Options{})
-	c, br, err := pubsubwatch.RawDialer{Timeout: 5 * time.Second}.Dial(context.Background(), srv.Addr)
+	conn, err := connector(srv.URL)(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	prims, err := conn.Primaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := prims[0].Dial(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Write([]byte("MONITOR\r\n")); err != nil {
+	if err := c.Write([]byte("MONITOR\r\n")); err != nil {
 		t.Fatal(err)
 	}
 	lines := make(chan string, 1000)
 	go func() {
 		for {
-			l, err := br.ReadString('\n')
+			l, err := c.R.ReadSimple()
 			if err != nil {
 				close(lines)
 				return
 			}
-			lines <- l
+			lines <- "+" + string(l) + "\r\n"
 		}
 	}()
 	if l := <-lines; !strings.HasPrefix(l, "+OK") {

@@ -1,4 +1,4 @@
-package pubsubwatch
+package adaptertap
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/resp"
 	"github.com/oxyhq/oxyctl/internal/socketio"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
@@ -34,8 +35,8 @@ func TestIsFatal(t *testing.T) {
 	}{
 		{io.EOF, apperr.Runtime(apperr.KindTLS, errors.New("closed the connection (does it expect TLS?)"), ""), false},
 		{errors.New("refused"), apperr.Runtime(apperr.KindConnect, errors.New("refused"), ""), false},
-		{serverError{"WRONGPASS invalid"}, nil, true},
-		{serverError{"LOADING"}, nil, false},
+		{&resp.Error{Msg: "WRONGPASS invalid"}, nil, true},
+		{&resp.Error{Msg: "LOADING"}, nil, false},
 		{errors.New("x"), apperr.Runtime(apperr.KindAuth, errors.New("x"), ""), true},
 		{errors.New("x"), apperr.Configf("x"), true},
 	} {
@@ -129,7 +130,7 @@ func TestSSubscribe(t *testing.T) {
 	out := make(chan Event, 16)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Run(ctx, Config{Mode: ModeSSubscribe, Client: cl, Addr: srv.Addr, Timeout: 5 * time.Second, Refresh: 50 * time.Millisecond}, out)
+		errc <- Run(ctx, Config{Mode: ModeSSubscribe, Conn: connect(t, srv.URL, ""), Timeout: 5 * time.Second, Refresh: 50 * time.Millisecond}, out)
 	}()
 	if ev := <-out; ev.Kind != EventReady || ev.Detail != "SSUBSCRIBE 1 channels" {
 		t.Fatalf("ready: %+v", ev)

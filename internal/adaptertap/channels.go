@@ -1,4 +1,4 @@
-package pubsubwatch
+package adaptertap
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/socketio"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 // Statuses of a namespace and of a report.
@@ -56,9 +57,7 @@ type ChannelsOptions struct {
 	Key      string
 	Sharded  bool
 	Expected int // 0: at least one instance per namespace
-	Client   valkey.Client
-	Cluster  bool
-	Addr     string
+	Conn     *valkeyclient.Conn
 	Timeout  time.Duration
 }
 
@@ -98,7 +97,7 @@ func Channels(ctx context.Context, o ChannelsOptions) (*Report, error) {
 
 // classicCounts lists the key's channels on every node and sums NUMSUB.
 func classicCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, int, error) {
-	nodes := allNodes(o.Client, o.Cluster, o.Addr)
+	nodes := o.Conn.Nodes()
 	k := socketio.GlobEscape(o.Key)
 	patterns := []string{k + "-request#*", k + "-response#*", k + "#*"}
 	counts := map[string]int64{}
@@ -138,7 +137,7 @@ func classicCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, in
 // shardedCounts lists the prefix's shard channels on every primary and asks
 // SHARDNUMSUB of each, routed to its shard.
 func shardedCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, int, error) {
-	nodes, err := Primaries(ctx, o.Client, o.Cluster, o.Addr, o.Timeout)
+	nodes, err := o.Conn.Primaries(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -164,9 +163,9 @@ func shardedCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, in
 	// One channel per command: in a cluster each may live on another shard.
 	cmds := make(valkey.Commands, 0, len(names))
 	for _, c := range names {
-		cmds = append(cmds, o.Client.B().PubsubShardnumsub().Channel(c).Build())
+		cmds = append(cmds, o.Conn.Client.B().PubsubShardnumsub().Channel(c).Build())
 	}
-	for i, res := range o.Client.DoMulti(ctx, cmds...) {
+	for i, res := range o.Conn.Client.DoMulti(ctx, cmds...) {
 		arr, err := res.ToArray()
 		if err != nil {
 			return nil, 0, fmt.Errorf("PUBSUB SHARDNUMSUB %s: %w", names[i], err)

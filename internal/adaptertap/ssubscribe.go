@@ -1,4 +1,4 @@
-package pubsubwatch
+package adaptertap
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/socketio"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 // ssubSource reads sharded traffic of one primary with SSUBSCRIBE on the
@@ -18,7 +19,7 @@ import (
 // it subscribes to: the application's serverCount() then counts oxyctl too.
 type ssubSource struct {
 	cfg *Config
-	n   Node
+	n   valkeyclient.Node
 }
 
 func (s *ssubSource) node() string { return s.n.Addr }

@@ -1,6 +1,7 @@
-// Package pubsubwatch reads the Socket.IO Redis adapter's pub/sub traffic
-// from Valkey without changing what the application sees, and keeps
-// reading across connection faults.
+// Package adaptertap taps the Socket.IO Redis adapter's pub/sub traffic in
+// Valkey without changing what the application sees, keeps reading across
+// connection faults, and lists the adapter's live channels (Channels).
+// Tail decodes, filters and counts what it reads, for `pubsub tail`.
 //
 // Classic adapter traffic is read with PSUBSCRIBE on the adapter key's
 // patterns only: a plain SUBSCRIBE on a request channel would raise the
@@ -12,8 +13,8 @@
 //
 // When a connection drops, the source reconnects with a capped exponential
 // backoff, subscribes again, and reports the gap. The package decodes
-// nothing: it hands channel names and payloads to the caller.
-package pubsubwatch
+// nothing: it hands channel names and payloads to the caller (Tail decodes).
+package adaptertap
 
 import (
 	"context"
@@ -23,16 +24,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/valkey-io/valkey-go"
-
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/resp"
 	"github.com/oxyhq/oxyctl/internal/socketio"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 // Mode is how traffic is read.
@@ -100,14 +99,13 @@ type Config struct {
 	Key string
 	// Namespaces limits the traffic read to these namespaces (empty: all).
 	Namespaces []string
-	// Client is the routed client (cluster-aware when Cluster is set).
-	Client  valkey.Client
-	Cluster bool
-	// Addr is the server's address (standalone), for reports.
-	Addr string
-	// Dialer opens the raw connections MONITOR needs.
-	Dialer RawDialer
-	// Timeout bounds each connect and subscribe step (not the stream).
+	// Conn is the deployment: its client, its nodes, and the connections
+	// of its own that MONITOR needs.
+	Conn *valkeyclient.Conn
+	// ClientName names MONITOR's connections ("": the Conn's client name).
+	ClientName string
+	// Timeout bounds each subscribe step (not the stream); MONITOR's own
+	// connections connect within the Conn's timeout.
 	Timeout time.Duration
 	// ReconnectTimeout ends the watch with an error when a source cannot
 	// reconnect for this long (0: keep trying until ctx ends).
@@ -182,13 +180,13 @@ func Run(ctx context.Context, cfg Config, out chan<- Event) error {
 	case ModePSubscribe:
 		sources = []source{&psubSource{cfg: &cfg}}
 	case ModeMonitor, ModeSSubscribe:
-		nodes, err := Primaries(ctx, cfg.Client, cfg.Cluster, cfg.Addr, cfg.Timeout)
+		nodes, err := cfg.Conn.Primaries(ctx)
 		if err != nil {
 			return cfg.Classify(err)
 		}
 		for _, n := range nodes {
 			if cfg.Mode == ModeMonitor {
-				sources = append(sources, &monitorSource{cfg: &cfg, addr: n.Addr})
+				sources = append(sources, &monitorSource{cfg: &cfg, n: n})
 			} else {
 				sources = append(sources, &ssubSource{cfg: &cfg, n: n})
 			}
@@ -314,10 +312,9 @@ func runSource(ctx context.Context, cfg *Config, s source, out chan<- Event, all
 // configuration, and a TLS certificate or handshake the server rejected.
 // A connection that merely closed is never fatal.
 func isFatal(raw, typed error) bool {
-	var se serverError
-	if errors.As(raw, &se) {
-		msg := se.msg
-		return strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") || strings.HasPrefix(msg, "NOPERM")
+	var re *resp.Error
+	if errors.As(raw, &re) {
+		return valkeyclient.IsAuthReply(re.Msg)
 	}
 	code, kind := apperr.Classify(typed)
 	switch {
@@ -355,52 +352,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// Node is one server of the deployment.
-type Node struct {
-	Addr   string
-	Client valkey.Client
-}
-
-// Primaries lists every primary, sorted by address: the server itself when
-// standalone, every master (checked with ROLE) of a cluster.
-func Primaries(ctx context.Context, cl valkey.Client, cluster bool, addr string, timeout time.Duration) ([]Node, error) {
-	if !cluster {
-		return []Node{{Addr: addr, Client: cl}}, nil
-	}
-	var out []Node
-	for a, n := range cl.Nodes() {
-		c, cancel := context.WithTimeout(ctx, timeout)
-		role, err := n.Do(c, n.B().Role().Build()).ToArray()
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-		if len(role) > 0 {
-			if r, _ := role[0].ToString(); r == "master" {
-				out = append(out, Node{Addr: a, Client: n})
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, apperr.Runtime(apperr.KindConnect, errors.New("the cluster reports no primary"), "check CLUSTER NODES on the server")
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
-	return out, nil
-}
-
-// allNodes lists every node the client knows, sorted by address.
-func allNodes(cl valkey.Client, cluster bool, addr string) []Node {
-	if !cluster {
-		return []Node{{Addr: addr, Client: cl}}
-	}
-	var out []Node
-	for a, n := range cl.Nodes() {
-		out = append(out, Node{Addr: a, Client: n})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
-	return out
 }
 
 // errTimeout is a subscribe step that got no answer in time.

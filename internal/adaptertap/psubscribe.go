@@ -1,4 +1,4 @@
-package pubsubwatch
+package adaptertap
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func (s *psubSource) node() string {
 }
 
 func (s *psubSource) session(ctx context.Context, ready func(string), deliver func(Event) bool) error {
-	nodes := allNodes(s.cfg.Client, s.cfg.Cluster, s.cfg.Addr)
+	nodes := s.cfg.Conn.Nodes()
 	if len(nodes) == 0 {
 		return errors.New("the cluster client knows no node")
 	}

@@ -1,4 +1,4 @@
-package pubsubwatch
+package adaptertap
 
 import (
 	"slices"

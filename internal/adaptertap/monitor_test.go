@@ -1,4 +1,4 @@
-package pubsubwatch
+package adaptertap
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 func TestParseMonitorLine(t *testing.T) {
@@ -106,8 +107,7 @@ func TestMonitorByteExact(t *testing.T) {
 	out := make(chan Event, len(payloads)+4)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Run(ctx, Config{Mode: ModeMonitor, Client: cl, Addr: srv.Addr,
-			Dialer: RawDialer{Password: "pw", ClientName: "oxyctl-test"}, Timeout: 5 * time.Second}, out)
+		errc <- Run(ctx, Config{Mode: ModeMonitor, Conn: connect(t, srv.URL, "oxyctl-test"), Timeout: 5 * time.Second}, out)
 	}()
 	if ev := <-out; ev.Kind != EventReady || !ev.AllReady || ev.Node != srv.Addr {
 		t.Fatalf("first event %+v", ev)
@@ -144,10 +144,21 @@ func TestMonitorByteExact(t *testing.T) {
 // TestMonitorRefused: a wrong password is a fatal authentication error.
 func TestMonitorRefused(t *testing.T) {
 	srv := valkeytest.Start(t, valkeytest.Options{Password: "pw"})
-	cl := srv.Client(t)
-	err := Run(context.Background(), Config{Mode: ModeMonitor, Client: cl, Addr: srv.Addr,
-		Dialer: RawDialer{Password: "wrong"}, Timeout: 5 * time.Second}, make(chan Event, 4))
+	wrong := *connect(t, srv.URL, "")
+	wrong.Target.Password = "wrong"
+	err := Run(context.Background(), Config{Mode: ModeMonitor, Conn: &wrong, Timeout: 5 * time.Second}, make(chan Event, 4))
 	if err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// connect connects to url as the Factory does, named name.
+func connect(t testing.TB, url, name string) *valkeyclient.Conn {
+	t.Helper()
+	conn, err := valkeyclient.Connect(context.Background(), valkeyclient.Options{URL: url, Timeout: 5 * time.Second, ClientName: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	return conn
 }
