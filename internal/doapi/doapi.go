@@ -66,7 +66,14 @@ type Options struct {
 	Transport http.RoundTripper
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MaxResponse caps the bytes read of one answer (default
+	// DefaultMaxResponse); a longer answer is an API fault.
+	MaxResponse int64
 }
+
+// DefaultMaxResponse bounds one answer of the API: the largest page oxyctl
+// asks for (200 apps with their specs) is a few MiB.
+const DefaultMaxResponse = 32 << 20
 
 // Client talks to the DigitalOcean API.
 type Client struct {
@@ -119,10 +126,17 @@ func New(o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	hc := &http.Client{Transport: &transport{
-		base: o.Transport, token: o.Token, retries: o.RetryMax,
-		minWait: o.RetryWaitMin, maxWait: o.RetryWaitMax, now: o.Now, logf: o.Logf,
-	}}
+	if o.MaxResponse <= 0 {
+		o.MaxResponse = DefaultMaxResponse
+	}
+	hc := &http.Client{
+		Transport: &transport{
+			base: o.Transport, token: o.Token, host: u.Host, retries: o.RetryMax,
+			minWait: o.RetryWaitMin, maxWait: o.RetryWaitMax, now: o.Now, logf: o.Logf,
+			maxBody: o.MaxResponse,
+		},
+		CheckRedirect: checkRedirect(u),
+	}
 	opts := []godo.ClientOpt{godo.SetBaseURL(u.Scheme + "://" + u.Host)}
 	if o.UserAgent != "" {
 		opts = append(opts, godo.SetUserAgent(o.UserAgent))
@@ -219,6 +233,16 @@ func (c *Client) wrap(ctx context.Context, what string, ci *callInfo, err error)
 	var ce *apperr.ConfigError
 	if errors.As(err, &re) || errors.As(err, &ce) {
 		return err
+	}
+	var rd *redirectError
+	if errors.As(err, &rd) {
+		return &apperr.RuntimeError{Kind: apperr.KindAPI,
+			Err:  errors.New(red(fmt.Sprintf("%s: %s", what, rd.Error()))),
+			Hint: "check --do-api-url (env DIGITALOCEAN_API_URL): it should be the API's own address, " + DefaultBaseURL}
+	}
+	if errors.Is(err, errTooLarge) {
+		return &apperr.RuntimeError{Kind: apperr.KindAPI,
+			Err: errors.New(red(fmt.Sprintf("%s: the DigitalOcean API sent a response oxyctl cannot read: %s", what, rootCause(err))))}
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() == context.Canceled {
 		return err // interrupted: app.Main reports it

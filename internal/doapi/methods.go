@@ -113,10 +113,17 @@ func IsUUID(s string) bool { return uuidRe.MatchString(s) }
 func (c *Client) Clusters(ctx context.Context) ([]Cluster, error) {
 	ctx, cancel, ci := c.call(ctx)
 	defer cancel()
-	dbs, _, err := c.godo.Databases.List(ctx, nil)
-	if err != nil {
-		return nil, c.wrap(ctx, "list database clusters", ci, err)
+	const what = "list database clusters"
+	var root struct {
+		Databases *[]godo.Database `json:"databases"`
 	}
+	if err := c.get(ctx, "/v2/databases", &root); err != nil {
+		return nil, c.wrap(ctx, what, ci, err)
+	}
+	if root.Databases == nil {
+		return nil, c.wrap(ctx, what, ci, fmt.Errorf("%w: the answer has no \"databases\" list", errUnexpected))
+	}
+	dbs := *root.Databases
 	out := make([]Cluster, 0, len(dbs))
 	for i := range dbs {
 		out = append(out, clusterFrom(&dbs[i]))
@@ -132,16 +139,24 @@ func (c *Client) GetCluster(ctx context.Context, id string) (*Cluster, error) {
 	}
 	ctx, cancel, ci := c.call(ctx)
 	defer cancel()
-	db, _, err := c.godo.Databases.Get(ctx, id)
-	if err != nil {
-		err = c.wrap(ctx, "get database cluster "+id, ci, err)
+	what := "get database cluster " + id
+	var root struct {
+		Database *godo.Database `json:"database"`
+	}
+	if err := c.get(ctx, "/v2/databases/"+id, &root); err != nil {
+		err = c.wrap(ctx, what, ci, err)
 		if errors.Is(err, ErrNotFound) {
 			return nil, &apperr.ConfigError{Err: fmt.Errorf("no database cluster with id %s", id),
 				Hint: "check --cluster (env OXYCTL_CLUSTER) or the context's digitalocean.cluster"}
 		}
 		return nil, err
 	}
-	cl := clusterFrom(db)
+	if root.Database == nil || root.Database.ID == "" {
+		// 200 with null or {}: a fault of the API, not an answer that the
+		// cluster does not exist (that is a 404).
+		return nil, c.wrap(ctx, what, ci, fmt.Errorf("%w: the answer has no \"database\"", errUnexpected))
+	}
+	cl := clusterFrom(root.Database)
 	return &cl, nil
 }
 
@@ -231,7 +246,7 @@ func clusterFrom(db *godo.Database) Cluster {
 // firewallBody is the firewall as the API sends it, description included
 // (godo's type has no such field). created_at is parsed leniently.
 type firewallBody struct {
-	Rules []struct {
+	Rules *[]struct {
 		UUID        string `json:"uuid"`
 		ClusterUUID string `json:"cluster_uuid"`
 		Type        string `json:"type"`
@@ -261,16 +276,17 @@ func (c *Client) Firewall(ctx context.Context, clusterID string) ([]Rule, error)
 	ctx, cancel, ci := c.call(ctx)
 	defer cancel()
 	what := "read the firewall of cluster " + clusterID
-	req, err := c.godo.NewRequest(ctx, http.MethodGet, "/v2/databases/"+clusterID+"/firewall", nil)
-	if err != nil {
-		return nil, c.wrap(ctx, what, ci, err)
-	}
 	var body firewallBody
-	if _, err := c.godo.Do(ctx, req, &body); err != nil {
+	if err := c.get(ctx, "/v2/databases/"+clusterID+"/firewall", &body); err != nil {
 		return nil, c.wrap(ctx, what, ci, err)
 	}
-	rules := make([]Rule, 0, len(body.Rules))
-	for i, r := range body.Rules {
+	if body.Rules == nil {
+		// 200 with null or {}: never read as "no rules", which a plan would
+		// then fill from scratch.
+		return nil, c.wrap(ctx, what, ci, fmt.Errorf("%w: the answer has no \"rules\" list", errUnexpected))
+	}
+	rules := make([]Rule, 0, len(*body.Rules))
+	for i, r := range *body.Rules {
 		if r.Type == "" || r.Value == "" {
 			return nil, c.wrap(ctx, what, ci, fmt.Errorf("%w: rule %d has no type or value", errUnexpected, i+1))
 		}
@@ -506,4 +522,16 @@ func (c *Client) Tag(ctx context.Context, name string) (*Tag, error) {
 		}
 	}
 	return &out, nil
+}
+
+// get reads path into v with godo's request machinery (auth, retries,
+// errors) but oxyctl's own root type, so that an answer without the
+// expected key is told apart from an empty one.
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	req, err := c.godo.NewRequest(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.godo.Do(ctx, req, v)
+	return err
 }

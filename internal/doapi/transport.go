@@ -2,9 +2,11 @@ package doapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -46,6 +48,8 @@ func (ci *callInfo) get() (int, string) {
 type transport struct {
 	base    http.RoundTripper
 	token   string
+	host    string // the configured API host[:port]: the only one that gets the token
+	maxBody int64
 	retries int
 	minWait time.Duration
 	maxWait time.Duration
@@ -65,8 +69,17 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			r.Body = body
 		}
-		r.Header.Set("Authorization", "Bearer "+t.token)
+		if r.URL.Host == t.host {
+			r.Header.Set("Authorization", "Bearer "+t.token)
+		} else {
+			// checkRedirect follows no redirect to another host; this is the
+			// second lock on that door.
+			r.Header.Del("Authorization")
+		}
 		ci.mu.Lock()
+		if attempt == 0 {
+			ci.attempts = 0 // "after N attempts" speaks of this request, not of every page before it
+		}
 		ci.attempts++
 		ci.mu.Unlock()
 
@@ -75,6 +88,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.log(req, resp, err, t.now().Sub(start))
 
 		if !t.retryable(ctx, resp, err) || attempt >= t.retries {
+			if resp != nil && resp.Body != nil {
+				resp.Body = &capBody{rc: resp.Body, left: t.maxBody, limit: t.maxBody}
+			}
 			return resp, err
 		}
 		wait, told := t.backoff(attempt, resp)
@@ -156,7 +172,7 @@ func (t *transport) log(req *http.Request, resp *http.Response, err error, took 
 		return
 	}
 	// The URL never holds the token; headers (which do) are never logged.
-	u := req.URL.Path
+	u := req.URL.Host + req.URL.Path
 	if req.URL.RawQuery != "" {
 		u += "?" + req.URL.RawQuery
 	}
@@ -176,4 +192,65 @@ func roundWait(d time.Duration) time.Duration {
 		return d.Round(time.Second)
 	}
 	return d.Round(time.Millisecond)
+}
+
+// errTooLarge is what reading an answer past Options.MaxResponse returns.
+var errTooLarge = errors.New("the answer is larger than oxyctl reads")
+
+// capBody ends an answer's body with errTooLarge after limit bytes, so a
+// server that streams without end costs bounded memory and time.
+type capBody struct {
+	rc          io.ReadCloser
+	left, limit int64
+}
+
+func (b *capBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("%w (%d MiB)", errTooLarge, b.limit>>20)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *capBody) Close() error { return b.rc.Close() }
+
+// redirectError is a redirect oxyctl did not follow.
+type redirectError struct {
+	status int
+	to     *url.URL
+	why    string
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("the DigitalOcean API answered %d, a redirect to %s://%s, which oxyctl does not follow (%s)",
+		e.status, e.to.Scheme, e.to.Host, e.why)
+}
+
+// checkRedirect follows a redirect only where the token may go: a read (GET
+// or HEAD) to the configured host, by the configured scheme or https. A
+// write is never redirected: 301 and 302 would turn a PUT into a GET that
+// "succeeds", and 307 and 308 would send the body somewhere else.
+func checkRedirect(base *url.URL) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		status := 0
+		if req.Response != nil {
+			status = req.Response.StatusCode
+		}
+		refuse := func(why string) error { return &redirectError{status: status, to: req.URL, why: why} }
+		switch first := via[0]; {
+		case first.Method != http.MethodGet && first.Method != http.MethodHead:
+			return refuse("a write is never redirected")
+		case req.URL.Host != base.Host:
+			return refuse("another host than " + base.Host + " would get the token")
+		case req.URL.Scheme != base.Scheme && req.URL.Scheme != "https":
+			return refuse("plain http would carry the token")
+		case len(via) >= 5:
+			return refuse("too many redirects")
+		}
+		return nil
+	}
 }
