@@ -180,4 +180,3 @@ func FuzzGuard(f *testing.F) {
 		}
 	})
 }
-
