@@ -1,11 +1,14 @@
 package ratelimit
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/apperr"
 )
 
 // value is what MGET said of a key.
@@ -48,10 +51,7 @@ func parseValue(b []byte) value {
 func classify(l Limiter, key string, get, pttlRes valkey.ValkeyResult, windowMS int64, now time.Time) (rec counter, problem string, ok bool, err error) {
 	pttl, err := pttlRes.AsInt64()
 	if err != nil {
-		if isRedirect(err) {
-			return rec, "", false, nil // the slot moved during the scan
-		}
-		return rec, "", false, err
+		return rec, "", false, movedErr(key, err)
 	}
 	if pttl == -2 {
 		return rec, "", false, nil // expired or deleted between SCAN and GET
@@ -62,10 +62,8 @@ func classify(l Limiter, key string, get, pttlRes valkey.ValkeyResult, windowMS 
 		return rec, "", false, nil
 	case isWrongType(err):
 		return rec, ProblemWrongType, false, nil
-	case isRedirect(err):
-		return rec, "", false, nil
 	case err != nil:
-		return rec, "", false, err
+		return rec, "", false, movedErr(key, err)
 	}
 	rec, problem, ok = classifyValue(l, key, val, pttl, windowMS, now)
 	return rec, problem, ok, nil
@@ -94,6 +92,17 @@ func classifyParsed(l Limiter, key string, v value, pttl, windowMS int64, now ti
 func isWrongType(err error) bool {
 	ve, ok := valkey.IsValkeyErr(err)
 	return ok && strings.HasPrefix(ve.Error(), "WRONGTYPE")
+}
+
+// movedErr says why a redirect is not an answer: the key's slot is moving,
+// and its counter may exist on another node. Other errors pass unchanged.
+func movedErr(key string, err error) error {
+	if !isRedirect(err) {
+		return err
+	}
+	return apperr.Runtime(apperr.KindConnect,
+		fmt.Errorf("reading %q: the server answered %v: its slot is moving (resharding or failover), so oxyctl cannot tell whether it holds a counter", key, err),
+		"run the command again once the cluster is stable")
 }
 
 func isRedirect(err error) bool {

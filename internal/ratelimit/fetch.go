@@ -46,15 +46,9 @@ func (w *walker) sendFetch(b *scanBatch) {
 func (w *walker) readFetch(p pending) error {
 	r := w.rc.R
 	now := w.o.Now()
-	vals, got := w.vals[:0], w.got[:0]
+	vals := w.vals[:0] // a MOVED, ASK or TRYAGAIN reply ends the scan: see walker.wrap
 	for _, n := range p.groups {
 		m, err := r.ReadArrayLen()
-		if isRespRedirect(err) { // the slot moved during the scan: its keys are skipped
-			for range n {
-				vals, got = append(vals, value{}), append(got, false)
-			}
-			continue
-		}
 		if err != nil {
 			return fmt.Errorf("MGET: %w", err)
 		}
@@ -70,21 +64,18 @@ func (w *walker) readFetch(p pending) error {
 			if ok {
 				v = parseValue(b)
 			}
-			vals, got = append(vals, v), append(got, true)
+			vals = append(vals, v)
 		}
 	}
-	w.vals, w.got = vals, got
+	w.vals = vals
 	var again []string
 	for i, k := range p.keys {
 		pttl, err := r.ReadInt()
-		if isRespRedirect(err) {
-			continue
-		}
 		if err != nil {
 			return fmt.Errorf("PTTL: %w", err)
 		}
-		if !got[i] || pttl == -2 || !w.l.HasPrefix(k) {
-			continue // slot moved, key gone since SCAN, or (never) outside the prefix
+		if pttl == -2 || !w.l.HasPrefix(k) {
+			continue // key gone since SCAN, or (never) outside the prefix
 		}
 		if vals[i].state == valNil {
 			again = append(again, k) // another type, or created meanwhile
@@ -116,8 +107,6 @@ func (w *walker) readRecheck(p pending) error {
 		}
 		pttl, err := r.ReadInt()
 		switch {
-		case isRespRedirect(err):
-			continue
 		case err != nil:
 			return fmt.Errorf("PTTL: %w", err)
 		case pttl == -2:
@@ -129,8 +118,6 @@ func (w *walker) readRecheck(p pending) error {
 			continue
 		case errors.As(getErr, &re) && re.Prefix() == "WRONGTYPE":
 			p.batch.put(k, counter{}, ProblemWrongType, false)
-			continue
-		case isRespRedirect(getErr):
 			continue
 		case getErr != nil:
 			return fmt.Errorf("GET: %w", getErr)
@@ -148,19 +135,4 @@ func (b *scanBatch) put(key string, c counter, problem string, ok bool) {
 	case ok:
 		b.counters = append(b.counters, c)
 	}
-}
-
-func isRespRedirect(err error) bool {
-	if err == nil {
-		return false
-	}
-	var re *resp.Error
-	if !errors.As(err, &re) {
-		return false
-	}
-	switch re.Prefix() {
-	case "MOVED", "ASK", "TRYAGAIN":
-		return true
-	}
-	return false
 }

@@ -31,7 +31,12 @@ type walker struct {
 	queue    []pending
 	pace     pacer
 	vals     []value // scratch: one fetch's values, in key order
-	got      []bool  // scratch: whether each key's MGET answered
+
+	// A scan must end: a cursor seen twice, or far more keys than the
+	// server said it holds, means it never would (a broken or hostile server).
+	cursors  map[string]struct{}
+	returned int64
+	dbsize   int64 // DBSIZE before the scan; -1 when unknown
 	free     []*scanBatch
 }
 
@@ -58,6 +63,7 @@ func (w *walker) run(ctx context.Context) error {
 	start := time.Now()
 	w.buf = resp.AppendCommand(w.buf[:0], "PING")
 	w.buf = resp.AppendCommand(w.buf, "INFO", "cluster")
+	w.buf = resp.AppendCommand(w.buf, "DBSIZE")
 	if err := w.flush(); err != nil {
 		return err
 	}
@@ -71,6 +77,15 @@ func (w *walker) run(ctx context.Context) error {
 		return err
 	}
 	w.cluster = err != nil || strings.Contains(string(info), "cluster_enabled:1")
+	w.rc.Expect()
+	w.dbsize, err = w.rc.R.ReadInt()
+	if err != nil && !errors.As(err, &re) {
+		return fmt.Errorf("DBSIZE: %w", err)
+	}
+	if err != nil || w.dbsize < 0 {
+		w.dbsize = -1 // refused: only a repeated cursor ends a runaway scan
+	}
+	w.cursors = map[string]struct{}{}
 	w.count = strconv.Itoa(w.o.countFor(time.Since(start)))
 	w.pace.init(w.o.Pace)
 
@@ -141,6 +156,9 @@ func (w *walker) readScan(ctx context.Context) error {
 	}
 	b.keys, b.scanned = keys, len(keys)
 	w.pace.spent(len(keys))
+	if err := w.bound(cursor, len(keys)); err != nil {
+		return err
+	}
 	if cursor != "0" {
 		if err := w.pace.wait(ctx); err != nil {
 			return err
@@ -152,6 +170,24 @@ func (w *walker) readScan(ctx context.Context) error {
 	} else {
 		w.free = append(w.free, b)
 	}
+	return nil
+}
+
+// bound fails a scan that would never end: a cursor that comes back, or
+// more keys than twice what the server holds (SCAN may return a key twice
+// while the table grows, never that often).
+func (w *walker) bound(cursor string, n int) error {
+	w.returned += int64(n)
+	if w.dbsize >= 0 && w.returned > 2*w.dbsize+10000 {
+		return fmt.Errorf("%w: SCAN returned %d keys from a server that holds %d: it would never end", resp.ErrProtocol, w.returned, w.dbsize)
+	}
+	if cursor == "0" {
+		return nil
+	}
+	if _, seen := w.cursors[cursor]; seen {
+		return fmt.Errorf("%w: SCAN cursor %.20q came back: the scan would never end", resp.ErrProtocol, cursor)
+	}
+	w.cursors[cursor] = struct{}{}
 	return nil
 }
 
@@ -196,6 +232,12 @@ func (w *walker) wrap(ctx context.Context, err error) error {
 	}
 	var re *resp.Error
 	if errors.As(err, &re) {
+		switch re.Prefix() {
+		case "MOVED", "ASK", "TRYAGAIN":
+			// Following it would need the new owner's part of the scan too;
+			// skipping its keys would report counters as absent.
+			return apperr.Runtime(apperr.KindConnect, fmt.Errorf("scan of %s: the server answered %v: a slot is moving (resharding or failover), so the scan would be incomplete", w.addr, err), "run the command again once the cluster is stable")
+		}
 		return apperr.Runtime(replyErrKind(re.Msg), fmt.Errorf("scan of %s: %v", w.addr, err), "")
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {

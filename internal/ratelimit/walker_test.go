@@ -160,7 +160,7 @@ func scanScripted(t *testing.T, f *fakeKeyspace) (clients, anomalies []string, e
 }
 
 // Each reply is read in its place: values, PTTLs, a key of another type read
-// again with GET + PTTL, a key gone since SCAN, keys whose slot moved.
+// again with GET + PTTL, a key gone since SCAN.
 func TestWalkerReplies(t *testing.T) {
 	for _, cluster := range []bool{false, true} {
 		t.Run(fmt.Sprintf("cluster=%v", cluster), func(t *testing.T) {
@@ -171,17 +171,11 @@ func TestWalkerReplies(t *testing.T) {
 				types:   map[string]string{"rl:h": "hash"},
 				pttls:   map[string]int64{"rl:a": 1000, "rl:b": 2000, "rl:h": 3000, "rl:text": 4000, "rl:{x}1": 5000, "rl:{x}2": 6000},
 			}
-			if cluster { // the {x} keys share a slot: one MGET, which the slot's move refuses
-				f.moved = map[string]bool{"rl:{x}1": true, "rl:{x}2": true}
-			}
 			clients, anomalies, err := scanScripted(t, f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []string{"rl:a=5/1000", "rl:b=151/2000"}
-			if !cluster {
-				want = append(want, "rl:{x}1=1/5000", "rl:{x}2=2/6000")
-			}
+			want := []string{"rl:a=5/1000", "rl:b=151/2000", "rl:{x}1=1/5000", "rl:{x}2=2/6000"}
 			if fmt.Sprint(clients) != fmt.Sprint(want) {
 				t.Errorf("clients = %v, want %v", clients, want)
 			}
@@ -240,6 +234,86 @@ func TestWalkerFailures(t *testing.T) {
 			}
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("the scan took %s to fail (timeout 300ms)", d)
+			}
+		})
+	}
+}
+
+// A slot that moves during the scan (MOVED, ASK or TRYAGAIN answered to its
+// reads) ends the scan with an error: its keys are never reported absent.
+// (Before: they were skipped and the list called complete.)
+func TestWalkerMovedSlotFails(t *testing.T) {
+	for _, reply := range []string{"-MOVED 1234 127.0.0.1:1\r\n", "-ASK 1234 127.0.0.1:1\r\n", "-TRYAGAIN Multiple keys request during rehashing of slot\r\n"} {
+		for _, cmd := range []string{"MGET", "PTTL", "GET"} {
+			t.Run(cmd+" "+reply[1:4], func(t *testing.T) {
+				f := &fakeKeyspace{cluster: true, keys: []string{"rl:a", "rl:h"},
+					values: map[string]*string{"rl:a": str("5")}, types: map[string]string{"rl:h": "hash"},
+					pttls: map[string]int64{"rl:a": 1000, "rl:h": 1000}}
+				rc := scripted(t, 2*time.Second, func(args []string) string {
+					if strings.EqualFold(args[0], cmd) && (cmd != "GET" || args[1] == "rl:h") {
+						return reply
+					}
+					return f.reply(args)
+				})
+				delivered := 0
+				err := scanConn(context.Background(), rc, "fake:1", DefaultLimiter(), ScanOptions{Now: fixedNow}.withDefaults(), func(*scanBatch) { delivered++ })
+				_, kind := apperr.Classify(err)
+				if err == nil || kind != apperr.KindConnect || !strings.Contains(err.Error(), "slot is moving") {
+					t.Fatalf("err = %v (kind %q), want a connect error saying the slot is moving", err, kind)
+				}
+				if delivered != 0 {
+					t.Errorf("%d batches delivered", delivered)
+				}
+			})
+		}
+	}
+}
+
+// A SCAN whose cursor comes back, or that returns far more keys than DBSIZE
+// said, fails instead of running forever. (Before: it never ended.)
+func TestWalkerRunawayScanFails(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		dbsize string
+		scan   func(n int) string
+		want   string
+	}{
+		{"cursor comes back", "-ERR unknown command 'dbsize'\r\n", func(n int) string {
+			return array(bulk([]string{"17", "42"}[n%2]), array())
+		}, "came back"},
+		{"more keys than the server holds", ":3\r\n", func(n int) string {
+			keys := make([]string, 1000)
+			for i := range keys {
+				keys[i] = bulk(fmt.Sprintf("rl:%d-%d", n, i))
+			}
+			return array(bulk(fmt.Sprint(n+1)), array(keys...))
+		}, "holds 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			scans := 0
+			f := &fakeKeyspace{}
+			rc := scripted(t, 2*time.Second, func(args []string) string {
+				switch strings.ToUpper(args[0]) {
+				case "DBSIZE":
+					return tc.dbsize
+				case "SCAN":
+					scans++
+					return tc.scan(scans)
+				}
+				return f.reply(args)
+			})
+			done := make(chan error, 1)
+			go func() {
+				done <- scanConn(context.Background(), rc, "fake:1", DefaultLimiter(), ScanOptions{Now: fixedNow}.withDefaults(), func(*scanBatch) {})
+			}()
+			select {
+			case err := <-done:
+				_, kind := apperr.Classify(err)
+				if err == nil || kind != apperr.KindAPI || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err = %v (kind %q), want an api error containing %q", err, kind, tc.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the scan did not end")
 			}
 		})
 	}
