@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/doapi"
+	"github.com/oxyhq/oxyctl/internal/userfile"
 )
 
 // Kind is the kind of a policy entry, as written in the config.
@@ -326,16 +326,14 @@ func Parse(data []byte, file string) (*Firewall, error) {
 	return fw, nil
 }
 
+// MaxFileSize bounds a policy file: 100 rules with comments are a few KiB.
+const MaxFileSize = 1 << 20
+
 // ParseFile reads a --policy file.
 func ParseFile(path string) (*Firewall, error) {
-	data, err := os.ReadFile(path)
+	data, err := userfile.Read(path, MaxFileSize)
 	if err != nil {
-		msg := err.Error()
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			msg = pe.Err.Error()
-		}
-		return nil, apperr.Configf("cannot read policy file %s: %s", path, msg)
+		return nil, apperr.Configf("cannot read policy file %s: %s", path, err)
 	}
 	return Parse(data, path)
 }
