@@ -92,6 +92,9 @@ func Classify(err error, t Target) error {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):
 		return mk(apperr.KindTimeout, fmt.Sprintf("timed out talking to %s", addr),
 			"the host may be unreachable or firewalled (DigitalOcean trusted sources), or raise --timeout")
+	case errors.Is(err, resp.ErrProtocol):
+		return mk(apperr.KindAPI, fmt.Sprintf("%s sent a reply that breaks the protocol (%s)", addr, strings.TrimPrefix(firstLine(text), resp.ErrProtocol.Error()+": ")),
+			"is this a Valkey or Redis server? A proxy or another service on that port answers like this")
 	case errors.Is(err, context.Canceled):
 		return apperr.ErrInterrupted
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):

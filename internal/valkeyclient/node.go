@@ -59,6 +59,9 @@ func (n Node) Dial(ctx context.Context, name string) (*resp.Conn, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if err := checkPlaintext(c.Target, n.Addr, c.opts.AllowPlaintext); err != nil {
+		return nil, err
+	}
 	d := net.Dialer{Timeout: timeout, Resolver: c.opts.Resolver,
 		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}}
 	nc, err := d.DialContext(ctx, "tcp", n.Addr)

@@ -63,11 +63,8 @@ func ClientOption(o Options) (valkey.ClientOption, Target, error) {
 	if err != nil {
 		return valkey.ClientOption{}, t, err
 	}
-	if t.Password != "" && !t.TLS && !t.Loopback() && !o.AllowPlaintext {
-		return valkey.ClientOption{}, t, &apperr.ConfigError{
-			Err:  fmt.Errorf("refusing to send a password in plaintext to %s (redis:// URL)", t.Addr()),
-			Hint: "use rediss:// for TLS (DigitalOcean Managed Valkey listens with TLS on 25061), or pass --allow-plaintext if you really mean it",
-		}
+	if err := checkPlaintext(t, t.Addr(), o.AllowPlaintext); err != nil {
+		return valkey.ClientOption{}, t, err
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -84,6 +81,7 @@ func ClientOption(o Options) (valkey.ClientOption, Target, error) {
 		Dialer:           net.Dialer{Timeout: timeout, Resolver: o.Resolver},
 		// A CLI wants an answer or an error, not silent retries.
 		DisableRetry: true,
+		DialCtxFn:    dialGuarded(t, o.AllowPlaintext),
 	}
 	if t.Username == "" && t.Password != "" {
 		opt.Username = ""
