@@ -282,7 +282,12 @@ func (r *Reader) skip(depth int) error {
 		return err
 	}
 	switch t {
-	case '+', ':':
+	case '+':
+		return nil
+	case ':':
+		if _, ok := parseInt(rest); !ok {
+			return protoErr("integer %q", truncate(rest))
+		}
 		return nil
 	case '$':
 		n, ok := parseInt(rest)
@@ -290,9 +295,17 @@ func (r *Reader) skip(depth int) error {
 			return protoErr("bulk length %q", truncate(rest))
 		}
 		if n >= 0 {
-			if _, err := r.r.Discard(int(n) + 2); err != nil {
+			if _, err := r.r.Discard(int(n)); err != nil {
 				return err
 			}
+			crlf, err := r.r.Peek(2)
+			if err != nil {
+				return err
+			}
+			if crlf[0] != '\r' || crlf[1] != '\n' {
+				return protoErr("a bulk string of %d bytes not followed by CRLF", n)
+			}
+			_, _ = r.r.Discard(2)
 		}
 		return nil
 	case '*':

@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/hostile"
+)
+
+// valkeyCommands are every oxyctl command that reads from Valkey, with the
+// exit code it ends with when Valkey answers badly: 3 (runtime error), or 1
+// for health, whose failing check is a finding.
+//
+// ping says whether oxyctl itself sends PING (the valkey probe, the scan's
+// own connection). Otherwise every PING on the wire is valkey-go's: its
+// keep-alive on an idle connection, and the one it writes when a client
+// closes; their replies reach no command, so they are not targets.
+var valkeyCommands = []struct {
+	args []string
+	code int
+	ping bool
+}{
+	{[]string{"health", "--check", "valkey"}, 1, true},
+	{[]string{"health", "--check", "pubsub"}, 1, false},
+	{[]string{"limits", "list"}, 3, true},
+	{[]string{"limits", "get", "203.0.113.7"}, 3, false},
+	{[]string{"limits", "reset", "203.0.113.7", "--yes"}, 3, false},
+	{[]string{"limits", "reset", "--all", "--yes"}, 3, true},
+	{[]string{"limits", "stats"}, 3, true},
+	{[]string{"pubsub", "channels"}, 3, false},
+	{[]string{"pubsub", "tail", "--count", "1", "--duration", "3s", "--reconnect-timeout", "1s"}, 3, false},
+}
+
+// hostileCase is one command answered badly: the reply to every occurrence
+// of the Valkey command name is replaced.
+type hostileCase struct {
+	args  []string
+	code  int
+	name  string // the Valkey command whose replies are bad
+	reply string
+}
+
+// hostileCases runs each oxyctl command once against a healthy scripted
+// server to learn which Valkey commands it sends, and pairs each of them
+// with each malformed reply.
+func hostileCases(t *testing.T, malformed map[string]string) []hostileCase {
+	t.Helper()
+	var cases []hostileCase
+	for _, vc := range valkeyCommands {
+		s := hostile.Start(t, func([]string) string { return "" })
+		oxyctl(t, map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr, "OXYCTL_TIMEOUT": "2s"}, vc.args...)
+		names := map[string]bool{}
+		for _, n := range s.Commands() {
+			names[n] = n != "PING" || vc.ping
+		}
+		if len(names) == 0 {
+			t.Fatalf("%v sent no command to the healthy server", vc.args)
+		}
+		var sorted []string
+		for n, target := range names {
+			if target {
+				sorted = append(sorted, n)
+			}
+		}
+		sort.Strings(sorted)
+		for _, n := range sorted {
+			for _, reply := range malformed {
+				cases = append(cases, hostileCase{args: vc.args, code: vc.code, name: n, reply: reply})
+			}
+		}
+	}
+	return cases
+}
+
+// Every Valkey-facing command, every command it sends, every malformed
+// reply: the documented exit code within --timeout + 1 s, a one-line error
+// (or a failing check) that names the problem, no panic, no stack trace.
+func TestHostileServerMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the hostile matrix runs hundreds of commands")
+	}
+	cases := hostileCases(t, hostile.Malformed)
+	perClass := map[string]int{}
+	failed := map[string]int{}
+	for _, hc := range cases {
+		label := fmt.Sprintf("%s/%s=%q", strings.Join(hc.args[:2], " "), hc.name, clipReply(hc.reply))
+		s := hostile.Start(t, func(args []string) string {
+			if args[0] == hc.name {
+				return hc.reply
+			}
+			return ""
+		})
+		r := oxyctl(t, map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr, "OXYCTL_TIMEOUT": "2s"}, append(hc.args, "-o", "json")...)
+		class := strings.Join(hc.args[:2], " ")
+		perClass[class]++
+		problem := ""
+		switch {
+		case r.code != hc.code:
+			problem = fmt.Sprintf("exit %d, want %d", r.code, hc.code)
+		case r.elapsed > 3*time.Second:
+			problem = fmt.Sprintf("took %s", r.elapsed)
+		case strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "internal error"):
+			problem = "panic: " + r.stderr
+		case hc.code == 3:
+			var e struct{ Error struct{ Kind, Message string } }
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &e); err != nil || e.Error.Message == "" {
+				problem = "no JSON error: " + r.stderr
+			}
+		case hc.code == 1:
+			if !strings.Contains(r.stdout, `"fail"`) {
+				problem = "no failing check: " + r.stdout
+			}
+		}
+		if problem != "" {
+			failed[class]++
+			t.Errorf("%s: %s\nstdout: %.300s\nstderr: %.300s", label, problem, r.stdout, r.stderr)
+		}
+	}
+	var summary []string
+	for c, n := range perClass {
+		summary = append(summary, fmt.Sprintf("%s %d/%d", c, n-failed[c], n))
+	}
+	sort.Strings(summary)
+	t.Logf("hostile: %d cases; passed per command: %s", len(cases), strings.Join(summary, ", "))
+}
+
+func clipReply(s string) string {
+	if len(s) > 24 {
+		return s[:24] + "..."
+	}
+	return s
+}
