@@ -106,7 +106,9 @@ func TestHostileServerMatrix(t *testing.T) {
 		case strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "internal error"):
 			problem = "panic: " + r.stderr
 		case hc.code == 3:
-			var e struct{ Error struct{ Kind, Message string } }
+			var e struct {
+				Error struct{ Kind, Message string }
+			}
 			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &e); err != nil || e.Error.Message == "" {
 				problem = "no JSON error: " + r.stderr
