@@ -312,6 +312,9 @@ func runSource(ctx context.Context, cfg *Config, s source, out chan<- Event, all
 // configuration, and a TLS certificate or handshake the server rejected.
 // A connection that merely closed is never fatal.
 func isFatal(raw, typed error) bool {
+	if errors.Is(raw, resp.ErrProtocol) {
+		return true // a server that breaks the protocol does not mend by reconnecting
+	}
 	var re *resp.Error
 	if errors.As(raw, &re) {
 		return valkeyclient.IsAuthReply(re.Msg)

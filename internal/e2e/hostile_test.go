@@ -32,7 +32,7 @@ var valkeyCommands = []struct {
 	{[]string{"limits", "reset", "--all", "--yes"}, 3, true},
 	{[]string{"limits", "stats"}, 3, true},
 	{[]string{"pubsub", "channels"}, 3, false},
-	{[]string{"pubsub", "tail", "--count", "1", "--duration", "3s", "--reconnect-timeout", "1s"}, 3, false},
+	{[]string{"pubsub", "tail", "--count", "1", "--duration", "3s"}, 3, false},
 }
 
 // hostileCase is one command answered badly: the reply to every occurrence
