@@ -61,6 +61,8 @@ type Summary struct {
 	ByKind   map[string]int64
 	ByEvent  map[string]int64
 	Gaps     int64
+	// Dropped counts messages dropped because the reader was behind.
+	Dropped int64
 }
 
 // NewSummary returns an empty summary.

@@ -47,6 +47,10 @@ type TailOptions struct {
 	Count int64
 	// Duration ends the tail after this long (0: no limit).
 	Duration time.Duration
+	// BufferBytes bounds what is held for a reader that is behind (0:
+	// DefaultBufferBytes); what does not fit is dropped and reported as a
+	// gap with its count.
+	BufferBytes int64
 }
 
 // TailEnd is how a tail that started ended.
@@ -85,6 +89,7 @@ func (t *Tailer) Handle(ev Event) (done bool, err error) {
 		return false, t.sink.Event(ev)
 	case EventGap:
 		t.summary.Gaps++
+		t.summary.Dropped += ev.Dropped
 		return false, t.sink.Event(ev)
 	case EventMessage:
 		t.payload = append(t.payload[:0], ev.Payload...)
@@ -138,7 +143,7 @@ func Tail(ctx context.Context, o TailOptions, sink Sink) (*TailEnd, error) {
 		runCtx, cancelD = context.WithTimeout(runCtx, o.Duration)
 		defer cancelD()
 	}
-	events := make(chan Event, 8192)
+	q := newQueue(o.BufferBytes, o.Now)
 	errc := make(chan error, 1)
 	go func() {
 		defer func() {
@@ -146,7 +151,10 @@ func Tail(ctx context.Context, o TailOptions, sink Sink) (*TailEnd, error) {
 				errc <- apperr.Runtime(apperr.KindInternal, fmt.Errorf("internal error (a bug): %v", r), "")
 			}
 		}()
-		errc <- Run(runCtx, cfg, events)
+		errc <- run(runCtx, cfg, func(ev Event) bool {
+			q.push(ev)
+			return runCtx.Err() == nil
+		})
 	}()
 
 	var (
@@ -156,31 +164,28 @@ func Tail(ctx context.Context, o TailOptions, sink Sink) (*TailEnd, error) {
 	)
 loop:
 	for {
-		var ev Event
-		select {
-		case ev = <-events:
-		default:
+		ev, ok := q.pop()
+		if !ok {
 			// Nothing more is pending: show what was written so far.
 			if err := sink.Flush(); err != nil {
 				runErr = err
 				break loop
 			}
 			select {
-			case ev = <-events:
+			case <-q.ready:
+				continue
 			case runErr = <-errc:
 				runDone = true
 				// The sources stopped: show what they had already received.
 				for {
-					select {
-					case ev = <-events:
-						if done, _ := t.Handle(ev); done {
-							counted = true
-							break loop
-						}
-						continue
-					default:
+					ev, ok := q.pop()
+					if !ok {
+						break loop
 					}
-					break loop
+					if done, _ := t.Handle(ev); done {
+						counted = true
+						break loop
+					}
 				}
 			}
 		}

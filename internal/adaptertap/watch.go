@@ -88,6 +88,9 @@ type Event struct {
 	To      time.Time // gap: when it was subscribed again
 	Err     error     // lost / gap: why the connection dropped
 	Detail  string    // ready: what the source subscribed to
+	// Dropped (a gap) counts the messages that the reader could not take in
+	// time and that were dropped; From..To is when.
+	Dropped int64
 	// AllReady is set on the ready event of the last source to subscribe.
 	AllReady bool
 }
@@ -174,6 +177,20 @@ type source interface {
 // connection, which is reported as a gap). The first connect and subscribe
 // of every source must succeed within Timeout; later drops are retried.
 func Run(ctx context.Context, cfg Config, out chan<- Event) error {
+	return run(ctx, cfg, func(ev Event) bool {
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	})
+}
+
+// run is Run with events handed to deliver, which returns false once the
+// reader is gone. Sources call it from their own goroutines, one at a time
+// per source.
+func run(ctx context.Context, cfg Config, deliver func(Event) bool) error {
 	cfg.defaults()
 	var sources []source
 	switch cfg.Mode {
@@ -208,7 +225,7 @@ func Run(ctx context.Context, cfg Config, out chan<- Event) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := runSource(ctx, &cfg, s, out, allReady)
+			err := runSource(ctx, &cfg, s, deliver, allReady)
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
@@ -224,20 +241,12 @@ func Run(ctx context.Context, cfg Config, out chan<- Event) error {
 }
 
 // runSource runs sessions of one source, reconnecting after drops.
-func runSource(ctx context.Context, cfg *Config, s source, out chan<- Event, allReady func() bool) (err error) {
+func runSource(ctx context.Context, cfg *Config, s source, deliver func(Event) bool, allReady func() bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = apperr.Runtime(apperr.KindInternal, fmt.Errorf("internal error in the pub/sub reader (a bug): %v", r), "please report it with the command you ran\n"+string(debug.Stack()))
 		}
 	}()
-	deliver := func(ev Event) bool {
-		select {
-		case out <- ev:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
 	everReady := false
 	var lostAt time.Time // zero while connected
 	var lostErr error

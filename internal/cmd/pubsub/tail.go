@@ -241,8 +241,13 @@ func (t *tailer) Event(ev adaptertap.Event) error {
 		_ = t.w.Flush()
 		t.opts.IO.Warnf("lost the connection to %s: %s; reconnecting", ev.Node, oneLine(ev.Err))
 	case adaptertap.EventGap:
-		t.opts.IO.Warnf("gap: messages from %s to %s (%s) on %s may be missing; subscribed again",
-			ev.From.UTC().Format(timeMillis), ev.To.UTC().Format(timeMillis), ev.To.Sub(ev.From).Round(time.Millisecond), ev.Node)
+		if ev.Dropped > 0 {
+			t.opts.IO.Warnf("gap: %d message(s) from %s to %s on %s dropped: the output could not keep up (the tail holds at most %d MiB)",
+				ev.Dropped, ev.From.UTC().Format(timeMillis), ev.To.UTC().Format(timeMillis), ev.Node, adaptertap.DefaultBufferBytes>>20)
+		} else {
+			t.opts.IO.Warnf("gap: messages from %s to %s (%s) on %s may be missing; subscribed again",
+				ev.From.UTC().Format(timeMillis), ev.To.UTC().Format(timeMillis), ev.To.Sub(ev.From).Round(time.Millisecond), ev.Node)
+		}
 		if t.th == nil {
 			t.buf = appendGapJSON(t.buf[:0], ev)
 			if _, err := t.w.Write(t.buf); err != nil {
@@ -290,6 +295,10 @@ func appendGapJSON(b []byte, ev adaptertap.Event) []byte {
 	b = strconv.AppendQuote(b, ev.Node)
 	b = append(b, `,"reason":`...)
 	b = strconv.AppendQuote(b, oneLine(ev.Err))
+	if ev.Dropped > 0 {
+		b = append(b, `,"dropped":`...)
+		b = strconv.AppendInt(b, ev.Dropped, 10)
+	}
 	return append(b, "}\n"...)
 }
 
@@ -310,6 +319,9 @@ func (t *tailer) printSummary(end *adaptertap.TailEnd) {
 			parts = append(parts, fmt.Sprintf("%s %d", c.Name, c.Count))
 		}
 		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
+	}
+	if s.Dropped > 0 {
+		fmt.Fprintf(&b, "; %d message(s) dropped: the output could not keep up", s.Dropped)
 	}
 	if s.Gaps > 0 {
 		fmt.Fprintf(&b, "; %d gap(s): messages may be missing", s.Gaps)
