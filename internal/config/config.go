@@ -276,17 +276,9 @@ func Resolve(fl *Flags, getenv Getenv) (*Settings, error) {
 		n := ctx.Firewall
 		s.Firewall = &n
 	}
-	if s.RedisURL != "" {
-		// Register the password now so nothing can print it, even before a parse error.
-		if i := strings.Index(s.RedisURL, "://"); i >= 0 {
-			auth := s.RedisURL[i+3:]
-			if at := strings.LastIndex(auth, "@"); at >= 0 {
-				if c := strings.Index(auth[:at], ":"); c >= 0 {
-					redact.Register(auth[c+1 : at])
-				}
-			}
-		}
-	}
+	// Register the URLs' passwords now, so nothing can print them, even
+	// before a parse error quotes a URL.
+	redact.Register(redact.Password(s.RedisURL), redact.Password(s.APIURL), redact.Password(s.DOAPIURL))
 	return s, nil
 }
 

@@ -41,6 +41,12 @@ func TestSecrets(t *testing.T) {
 	broken := map[string]string{"OXYCTL_REDIS_URL": strings.Replace(srv.URL, password, password+"x", 1), "OXYCTL_REDIS_CA": srv.CAFile,
 		"OXY_API_URL": health.URL, "DIGITALOCEAN_ACCESS_TOKEN": token + "x", "DIGITALOCEAN_API_URL": do.URL}
 
+	// User info in the API URLs is a secret too. (Before: the API URL's
+	// password showed in health's detail and data and in config view.)
+	withUser := func(u string) string { return strings.Replace(u, "://", "://ops:"+password+"@", 1) }
+	userinfo := map[string]string{"OXYCTL_REDIS_URL": srv.URL, "OXYCTL_REDIS_CA": srv.CAFile, "OXY_API_URL": withUser(health.URL),
+		"DIGITALOCEAN_ACCESS_TOKEN": token, "DIGITALOCEAN_API_URL": withUser(do.URL)}
+
 	commands := [][]string{
 		{"health"}, {"limits", "list"}, {"limits", "get", "198.51.100.23"}, {"limits", "stats"},
 		{"limits", "reset", "203.0.113.7", "--dry-run"}, {"limits", "reset", "--all", "--dry-run"},
@@ -53,7 +59,7 @@ func TestSecrets(t *testing.T) {
 		name string
 		env  map[string]string
 		pre  []string
-	}{{"env", viaEnv, nil}, {"config", viaFile, []string{"--config", cfg}}, {"broken", broken, nil}} {
+	}{{"env", viaEnv, nil}, {"config", viaFile, []string{"--config", cfg}}, {"broken", broken, nil}, {"userinfo", userinfo, nil}} {
 		for _, c := range commands {
 			for _, format := range []string{"text", "json"} {
 				for _, verbose := range []bool{false, true} {

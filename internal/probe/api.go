@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/oxyhq/oxyctl/internal/redact"
 )
 
 // APIData are the facts of the api check.
@@ -48,14 +50,15 @@ func (p *APIProbe) Run(ctx context.Context) Outcome {
 		now = time.Now
 	}
 	u := strings.TrimRight(p.BaseURL, "/") + "/health"
-	data := &APIData{URL: u}
+	shown := redact.URL(p.BaseURL) // user info in the URL is a secret too
+	data := &APIData{URL: redact.URL(u)}
 	pu, err := url.Parse(u)
 	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-		return Outcome{Status: Fail, Detail: fmt.Sprintf("invalid API URL %q: want https://host", p.BaseURL), Data: data}
+		return Outcome{Status: Fail, Detail: fmt.Sprintf("invalid API URL %q: want https://host", shown), Data: data}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return Outcome{Status: Fail, Detail: fmt.Sprintf("invalid API URL %q", p.BaseURL), Data: data}
+		return Outcome{Status: Fail, Detail: fmt.Sprintf("invalid API URL %q", shown), Data: data}
 	}
 	req.Header.Set("Accept", "application/json")
 	if p.UserAgent != "" {
@@ -82,7 +85,7 @@ func (p *APIProbe) Run(ctx context.Context) Outcome {
 	data.LatencyMS = now().Sub(start).Milliseconds()
 	data.HTTPStatus = resp.StatusCode
 	if err != nil {
-		return Outcome{Status: Fail, Detail: fmt.Sprintf("GET %s: HTTP %d, reading the body: %s", u, resp.StatusCode, httpError(ctx, err)), Data: data}
+		return Outcome{Status: Fail, Detail: fmt.Sprintf("GET %s: HTTP %d, reading the body: %s", data.URL, resp.StatusCode, httpError(ctx, err)), Data: data}
 	}
 
 	f := newFindings()

@@ -84,7 +84,7 @@ func viewRun(_ context.Context, opts *viewOptions) error {
 	v := View{
 		ConfigPath: s.ConfigPath, ConfigFound: s.ConfigFound, Context: s.Context,
 		RedisURL: redact.URL(s.RedisURL), RedisCA: s.RedisCA, RedisInsecure: s.RedisInsecure,
-		APIURL: s.APIURL, DOAPIURL: s.DOAPIURL, Cluster: s.Cluster,
+		APIURL: redact.URL(s.APIURL), DOAPIURL: redact.URL(s.DOAPIURL), Cluster: s.Cluster,
 		TimeoutMS: s.Timeout.Milliseconds(), Limiters: s.Limiters, SocketIO: s.SocketIO,
 		FirewallPolicy: s.Firewall != nil, Sources: s.Sources,
 	}
