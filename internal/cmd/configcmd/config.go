@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
@@ -16,17 +15,18 @@ import (
 	"github.com/oxyhq/oxyctl/internal/redact"
 )
 
+const configLong = `Settings are taken from flags, then the environment, then the active context
+of the config file, then the built-in defaults. 'config view' shows the result
+with every secret masked, and where each setting came from.
+`
+
 // NewCmdConfig builds `oxyctl config`.
 func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config <command>",
 		Short: "Show the settings oxyctl resolved and where the config file is",
-		Long: heredoc.Doc(`
-			Settings are taken from flags, then the environment, then the active context
-			of the config file, then the built-in defaults. 'config view' shows the result
-			with every secret masked, and where each setting came from.
-		`),
-		Args: cmdutil.NoArgs,
+		Long:  configLong,
+		Args:  cmdutil.NoArgs,
 	}
 	cmd.AddCommand(newCmdView(f, nil), newCmdPath(f))
 	return cmd

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -53,6 +52,30 @@ type common struct {
 	Now           func() time.Time
 }
 
+const firewallLong = `The managed Valkey cluster accepts connections only from its trusted sources:
+Droplets, App Platform apps, Kubernetes clusters, tags and IPv4 addresses.
+The policy declares which, in the context's firewall block or a --policy file:
+
+  firewall:
+    allow:
+      - droplet: oxy-api-backend   # a name or an id
+      - app: oxy-api
+      - ip: 203.0.113.7            # also: tag, k8s (by id)
+
+list shows the rules and what each resolves to, audit compares them with
+the policy, apply makes them equal in one PUT and reads them back.
+
+The token comes from DIGITALOCEAN_ACCESS_TOKEN (or DIGITALOCEAN_TOKEN) or the
+context's digitalocean.token, never from a flag. Reading needs the scopes
+database:read, droplet:read, app:read, kubernetes:read and tag:read; apply
+also needs database:update.
+`
+
+const firewallExample = `$ oxyctl firewall list
+$ oxyctl firewall audit -o json
+$ oxyctl firewall apply --dry-run
+`
+
 // NewCmdFirewall builds the `firewall` noun.
 func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 	c := newCommon(f)
@@ -60,31 +83,9 @@ func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 		Use:     "firewall <command>",
 		Aliases: []string{"fw"},
 		Short:   "Audit and apply the database firewall (DigitalOcean trusted sources)",
-		Long: heredoc.Doc(`
-			The managed Valkey cluster accepts connections only from its trusted sources:
-			Droplets, App Platform apps, Kubernetes clusters, tags and IPv4 addresses.
-			The policy declares which, in the context's firewall block or a --policy file:
-
-			  firewall:
-			    allow:
-			      - droplet: oxy-api-backend   # a name or an id
-			      - app: oxy-api
-			      - ip: 203.0.113.7            # also: tag, k8s (by id)
-
-			list shows the rules and what each resolves to, audit compares them with
-			the policy, apply makes them equal in one PUT and reads them back.
-
-			The token comes from DIGITALOCEAN_ACCESS_TOKEN (or DIGITALOCEAN_TOKEN) or the
-			context's digitalocean.token, never from a flag. Reading needs the scopes
-			database:read, droplet:read, app:read, kubernetes:read and tag:read; apply
-			also needs database:update.
-		`) + exitStatus,
-		Example: heredoc.Doc(`
-			$ oxyctl firewall list
-			$ oxyctl firewall audit -o json
-			$ oxyctl firewall apply --dry-run
-		`),
-		Args: cmdutil.NoArgs,
+		Long:    firewallLong + exitStatus,
+		Example: firewallExample,
+		Args:    cmdutil.NoArgs,
 	}
 	cmd.AddCommand(
 		NewCmdList(f, c, nil),

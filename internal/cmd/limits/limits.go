@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 	"github.com/valkey-io/valkey-go"
 
@@ -59,30 +58,31 @@ type common struct {
 	LimiterName string
 }
 
+const limitsLong = `The Oxy API counts requests per client with express-rate-limit and the
+rate-limit-redis store: one string key <prefix><client> per client, holding the
+hit count, with a millisecond expiry at the end of a fixed window. A client is
+blocked while hits > limit.
+
+Limiters come from the context's "limiters" list (default: one limiter "api",
+prefix "rl:", 150 requests per 15m, express-rate-limit 8, IPv6 /56). Choose
+another with --limiter NAME.
+
+Scans use SCAN (never KEYS) on every primary, in parallel on a cluster, and
+keep only the top N clients in memory. --pace caps the keys read per second
+from each primary, for a gentler scan of a busy production server.
+
+Keys are binary-safe: JSON shows a key that is not valid UTF-8 with U+FFFD in
+place of the bad bytes and adds "key_base64" with the exact bytes; text quotes
+such keys Go-style ("\xff"). reset --key-base64 deletes a key by its exact bytes.
+`
+
 // NewCmdLimits builds the `limits` noun.
 func NewCmdLimits(f *cmdutil.Factory) *cobra.Command {
 	c := newCommon(f)
 	cmd := &cobra.Command{
 		Use:   "limits <command>",
 		Short: "Inspect and lift rate limits (express-rate-limit counters in Valkey)",
-		Long: heredoc.Doc(`
-			The Oxy API counts requests per client with express-rate-limit and the
-			rate-limit-redis store: one string key <prefix><client> per client, holding the
-			hit count, with a millisecond expiry at the end of a fixed window. A client is
-			blocked while hits > limit.
-
-			Limiters come from the context's "limiters" list (default: one limiter "api",
-			prefix "rl:", 150 requests per 15m, express-rate-limit 8, IPv6 /56). Choose
-			another with --limiter NAME.
-
-			Scans use SCAN (never KEYS) on every primary, in parallel on a cluster, and
-			keep only the top N clients in memory. --pace caps the keys read per second
-			from each primary, for a gentler scan of a busy production server.
-
-			Keys are binary-safe: JSON shows a key that is not valid UTF-8 with U+FFFD in
-			place of the bad bytes and adds "key_base64" with the exact bytes; text quotes
-			such keys Go-style ("\xff"). reset --key-base64 deletes a key by its exact bytes.
-		`) + exitStatus,
+		Long:  limitsLong + exitStatus,
 		Example: examples(
 			`$ oxyctl limits list --blocked`,
 			`$ oxyctl limits get 203.0.113.7 2001:db8:abcd:12ff::1`,

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -26,35 +25,36 @@ type listOptions struct {
 	Sort    string
 }
 
+const listLong = `Scan every counter of the limiter (SCAN MATCH <prefix>*, on every primary of a
+cluster in parallel) and show the clients with the most hits.
+
+remaining is max(0, limit - hits); blocked is hits > limit; reset_in_ms is the
+counter's PTTL and resets_at is now + PTTL. Keys under the prefix that are not
+valid counters (another type, no expiry, a value that is not a non-negative
+integer, an expiry longer than the window) are listed as anomalies and never
+counted as clients.
+
+--sort hits shows the most hits first, ttl the soonest reset first, client the
+client names in byte order. --top 0 lists every client (memory then grows with
+their number; otherwise it stays flat). Progress shows on stderr when stderr is
+a terminal and the scan takes more than a second.
+
+The scan is gentle with a production server: each primary is read over a
+connection of its own with at most one SCAN (COUNT 1000, more over a slow
+link) and the MGET/PTTL of one SCAN's keys queued at a time, each command
+short; its reads leave the keys' LRU/LFU clocks alone (CLIENT NO-TOUCH), so
+eviction is not skewed. --pace caps the keys read per second from each
+primary for busy hours. A primary that restarts or fails over mid-scan ends
+the command with an error, never with a silently partial list.
+`
+
 // NewCmdList builds `limits list`. runF replaces the run in tests.
 func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listOptions) error) *cobra.Command {
 	opts := &listOptions{common: c}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the clients of a limiter with hits, remaining quota and time to reset",
-		Long: heredoc.Doc(`
-			Scan every counter of the limiter (SCAN MATCH <prefix>*, on every primary of a
-			cluster in parallel) and show the clients with the most hits.
-
-			remaining is max(0, limit - hits); blocked is hits > limit; reset_in_ms is the
-			counter's PTTL and resets_at is now + PTTL. Keys under the prefix that are not
-			valid counters (another type, no expiry, a value that is not a non-negative
-			integer, an expiry longer than the window) are listed as anomalies and never
-			counted as clients.
-
-			--sort hits shows the most hits first, ttl the soonest reset first, client the
-			client names in byte order. --top 0 lists every client (memory then grows with
-			their number; otherwise it stays flat). Progress shows on stderr when stderr is
-			a terminal and the scan takes more than a second.
-
-			The scan is gentle with a production server: each primary is read over a
-			connection of its own with at most one SCAN (COUNT 1000, more over a slow
-			link) and the MGET/PTTL of one SCAN's keys queued at a time, each command
-			short; its reads leave the keys' LRU/LFU clocks alone (CLIENT NO-TOUCH), so
-			eviction is not skewed. --pace caps the keys read per second from each
-			primary for busy hours. A primary that restarts or fails over mid-scan ends
-			the command with an error, never with a silently partial list.
-		`) + exitStatus,
+		Long:  listLong + exitStatus,
 		Example: examples(
 			`$ oxyctl limits list`,
 			`$ oxyctl limits list --blocked --sort ttl`,

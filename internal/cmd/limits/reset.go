@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -32,37 +31,38 @@ type resetOptions struct {
 // through a pipe).
 const ttyKeys = 20
 
+const resetLong = `Delete counters of the limiter, as the library's own resetKey does: the next
+request of the client starts a new window at 1.
+
+Only counters are deleted: keys of the limiter's prefix that are strings. Each
+key is deleted by its exact bytes with its own UNLINK (never a pattern, never a
+multi-key command), so characters like *, ? and [ in a client are literal:
+'reset "*"' deletes the key rl:* and nothing else. A key under the prefix
+that is a hash, set, stream or list is skipped and reported.
+
+CLIENT is derived into a key as in 'limits get'. --key-base64 names a key by
+its exact bytes (as list -o json shows in key_base64); it must carry the
+limiter's prefix.
+
+--blocked deletes every counter over the limit and --all every counter of the
+limiter, exactly as one scan found them; anomalies are never deleted. A bulk
+reset first prints how many counters it will delete and a sample, on stderr,
+then asks on the terminal. With no terminal it refuses (exit 2, nothing
+deleted) unless --yes is given. With --yes nobody is asked, so counters are
+deleted while the scan runs and the count and sample follow; Ctrl-C then
+stops it and says how many were deleted. --dry-run prints the plan and
+deletes nothing.
+
+JSON: {"dry_run","deleted":[keys],"not_found":[keys],"skipped":[{"key","problem"}]}.
+`
+
 // NewCmdReset builds `limits reset`. runF replaces the run in tests.
 func NewCmdReset(f *cmdutil.Factory, c *common, runF func(context.Context, *resetOptions) error) *cobra.Command {
 	opts := &resetOptions{common: c}
 	cmd := &cobra.Command{
 		Use:   "reset {CLIENT... | --blocked | --all}",
 		Short: "Lift rate limits by deleting exactly the named counters",
-		Long: heredoc.Doc(`
-			Delete counters of the limiter, as the library's own resetKey does: the next
-			request of the client starts a new window at 1.
-
-			Only counters are deleted: keys of the limiter's prefix that are strings. Each
-			key is deleted by its exact bytes with its own UNLINK (never a pattern, never a
-			multi-key command), so characters like *, ? and [ in a client are literal:
-			'reset "*"' deletes the key rl:* and nothing else. A key under the prefix
-			that is a hash, set, stream or list is skipped and reported.
-
-			CLIENT is derived into a key as in 'limits get'. --key-base64 names a key by
-			its exact bytes (as list -o json shows in key_base64); it must carry the
-			limiter's prefix.
-
-			--blocked deletes every counter over the limit and --all every counter of the
-			limiter, exactly as one scan found them; anomalies are never deleted. A bulk
-			reset first prints how many counters it will delete and a sample, on stderr,
-			then asks on the terminal. With no terminal it refuses (exit 2, nothing
-			deleted) unless --yes is given. With --yes nobody is asked, so counters are
-			deleted while the scan runs and the count and sample follow; Ctrl-C then
-			stops it and says how many were deleted. --dry-run prints the plan and
-			deletes nothing.
-
-			JSON: {"dry_run","deleted":[keys],"not_found":[keys],"skipped":[{"key","problem"}]}.
-		`) + exitStatus,
+		Long:  resetLong + exitStatus,
 		Example: examples(
 			`$ oxyctl limits reset 203.0.113.7 --dry-run`,
 			`$ oxyctl limits reset 203.0.113.7 2001:db8:abcd:12ff::1`,

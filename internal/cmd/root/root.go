@@ -4,7 +4,6 @@ package root
 import (
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmd/configcmd"
@@ -24,26 +23,28 @@ EXIT STATUS
   3    runtime error (cannot connect, TLS, authentication, timeout, API error)
   130  interrupted by Ctrl-C (tail and --watch end with 0 instead)`
 
+const rootLong = `oxyctl answers, in seconds: is the deployment healthy, who is being rate
+limited and can I lift it, what is flowing between the API instances right
+now, and is the database firewall exactly what we declared?
+
+Settings come from flags, then the environment, then the active context of
+the config file ($XDG_CONFIG_HOME/oxyctl/config.yaml), then defaults.
+`
+
+const rootExample = `$ oxyctl health
+$ oxyctl limits list --blocked
+$ oxyctl limits reset 203.0.113.7 --dry-run
+$ oxyctl pubsub tail --namespace /chat --count 20
+$ oxyctl firewall audit -o json
+`
+
 // NewCmdRoot builds the root command with its global flags.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "oxyctl <command>",
-		Short: "Operate the Oxy API's Valkey deployment",
-		Long: heredoc.Doc(`
-			oxyctl answers, in seconds: is the deployment healthy, who is being rate
-			limited and can I lift it, what is flowing between the API instances right
-			now, and is the database firewall exactly what we declared?
-
-			Settings come from flags, then the environment, then the active context of
-			the config file ($XDG_CONFIG_HOME/oxyctl/config.yaml), then defaults.
-		`) + ExitStatus,
-		Example: heredoc.Doc(`
-			$ oxyctl health
-			$ oxyctl limits list --blocked
-			$ oxyctl limits reset 203.0.113.7 --dry-run
-			$ oxyctl pubsub tail --namespace /chat --count 20
-			$ oxyctl firewall audit -o json
-		`),
+		Use:               "oxyctl <command>",
+		Short:             "Operate the Oxy API's Valkey deployment",
+		Long:              rootLong + ExitStatus,
+		Example:           rootExample,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
