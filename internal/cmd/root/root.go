@@ -10,7 +10,13 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmd/version"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
+	"github.com/oxyhq/oxyctl/internal/output"
 )
+
+// cobra's run hooks of every command on the path run, not only the
+// nearest. It is a package variable of cobra: set it once, before any Run,
+// so that concurrent Runs (tests) do not race on it.
+func init() { cobra.EnableTraverseRunHooks = true }
 
 // ExitStatus is the EXIT STATUS paragraph every command's help ends with.
 const ExitStatus = `
@@ -38,7 +44,9 @@ $ oxyctl pubsub tail --namespace /chat --count 20
 $ oxyctl firewall audit -o json
 `
 
-// NewCmdRoot builds the root command with its global flags.
+// NewCmdRoot builds the whole command tree with its global flags, groups
+// and persistent hooks: the tree that app runs and the docs generator
+// documents.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:               "oxyctl <command>",
@@ -50,6 +58,15 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 	}
 	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
+	// Runs once cobra has parsed the flags and arguments, before any command.
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		f.Started = true
+		f.IO.Verbose = f.Flags.Verbose
+		if _, err := output.ParseFormat(f.Flags.Output); err != nil {
+			return err
+		}
+		return nil
+	}
 
 	fl := f.Flags
 	pf := cmd.PersistentFlags()
@@ -90,8 +107,8 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		add("ops", c)
 	}
 	cmd.InitDefaultCompletionCmd()
-	dynamicCompletions(cmd, f)
 	ensureExitStatus(cmd)
+	cmdutil.Groups(cmd)
 	return cmd
 }
 
