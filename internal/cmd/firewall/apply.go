@@ -17,7 +17,7 @@ import (
 )
 
 type applyOptions struct {
-	*common
+	clusterOptions
 	Format     output.Format
 	PolicyFile string
 	DryRun     bool
@@ -73,8 +73,8 @@ $ oxyctl firewall apply --policy deploy/firewall.yaml --yes -o json
 `
 
 // NewCmdApply builds `firewall apply`. runF replaces the run in tests.
-func NewCmdApply(f *cmdutil.Factory, c *common, runF func(context.Context, *applyOptions) error) *cobra.Command {
-	opts := &applyOptions{common: c}
+func NewCmdApply(f *cmdutil.Factory, runF func(context.Context, *applyOptions) error) *cobra.Command {
+	opts := &applyOptions{clusterOptions: newClusterOptions(f)}
 	cmd := &cobra.Command{
 		Use:     "apply [--policy FILE] [--dry-run] [--yes]",
 		Short:   "Make the trusted sources equal to the policy, in one PUT",

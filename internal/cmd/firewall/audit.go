@@ -15,7 +15,7 @@ import (
 )
 
 type auditOptions struct {
-	*common
+	clusterOptions
 	Format     output.Format
 	PolicyFile string
 }
@@ -51,8 +51,8 @@ $ oxyctl firewall audit --policy deploy/firewall.yaml -o json
 `
 
 // NewCmdAudit builds `firewall audit`. runF replaces the run in tests.
-func NewCmdAudit(f *cmdutil.Factory, c *common, runF func(context.Context, *auditOptions) error) *cobra.Command {
-	opts := &auditOptions{common: c}
+func NewCmdAudit(f *cmdutil.Factory, runF func(context.Context, *auditOptions) error) *cobra.Command {
+	opts := &auditOptions{clusterOptions: newClusterOptions(f)}
 	cmd := &cobra.Command{
 		Use:     "audit [--policy FILE]",
 		Short:   "Compare the trusted sources with the declared policy",

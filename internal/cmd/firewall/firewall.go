@@ -40,8 +40,9 @@ type API interface {
 	LoadInventory(ctx context.Context, needs doapi.Needs) (*doapi.Inventory, error)
 }
 
-// common are the dependencies every verb shares.
-type common struct {
+// clusterOptions is what every firewall verb takes from the Factory. Each
+// verb's options hold their own copy, filled by newClusterOptions.
+type clusterOptions struct {
 	IO *iostreams.IOStreams
 	// Client builds the API client (no request until a method is called).
 	Client func(ctx context.Context) (API, error)
@@ -78,7 +79,6 @@ $ oxyctl firewall apply --dry-run
 
 // NewCmdFirewall builds the `firewall` noun.
 func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
-	c := newCommon(f)
 	cmd := &cobra.Command{
 		Use:     "firewall <command>",
 		Aliases: []string{"fw"},
@@ -88,15 +88,16 @@ func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 		Args:    cmdutil.NoArgs,
 	}
 	cmd.AddCommand(
-		NewCmdList(f, c, nil),
-		NewCmdAudit(f, c, nil),
-		NewCmdApply(f, c, nil),
+		NewCmdList(f, nil),
+		NewCmdAudit(f, nil),
+		NewCmdApply(f, nil),
 	)
 	return cmd
 }
 
-func newCommon(f *cmdutil.Factory) *common {
-	return &common{
+// newClusterOptions fills the options every verb shares from the Factory.
+func newClusterOptions(f *cmdutil.Factory) clusterOptions {
+	return clusterOptions{
 		IO:  f.IO,
 		Now: f.Now,
 		Client: func(ctx context.Context) (API, error) {
@@ -139,7 +140,7 @@ type state struct {
 	rules   []doapi.Rule
 }
 
-func (c *common) load(ctx context.Context) (*state, error) {
+func (c *clusterOptions) load(ctx context.Context) (*state, error) {
 	name, err := c.Cluster()
 	if err != nil {
 		return nil, err
@@ -161,7 +162,7 @@ func (c *common) load(ctx context.Context) (*state, error) {
 
 // policy reads --policy FILE, or else the context's firewall block. A
 // missing or empty policy is a ConfigError.
-func (c *common) policy(file string) (*policy.Firewall, error) {
+func (c *clusterOptions) policy(file string) (*policy.Firewall, error) {
 	var fw *policy.Firewall
 	var err error
 	if file != "" {
@@ -187,7 +188,7 @@ func (c *common) policy(file string) (*policy.Firewall, error) {
 // loadResolved reads the policy (policyFile, or the context's), the cluster's
 // rules, and the inventory both need, and resolves the policy against it:
 // what audit and apply start from.
-func (c *common) loadResolved(ctx context.Context, policyFile string) (*policy.Firewall, *state, *doapi.Inventory, []policy.Resolved, error) {
+func (c *clusterOptions) loadResolved(ctx context.Context, policyFile string) (*policy.Firewall, *state, *doapi.Inventory, []policy.Resolved, error) {
 	fw, err := c.policy(policyFile)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -214,7 +215,7 @@ func resolveAll(ctx context.Context, st *state, fw *policy.Firewall) (*doapi.Inv
 	return inv, policy.Resolve(entries, inv), nil
 }
 
-func (c *common) now() time.Time {
+func (c *clusterOptions) now() time.Time {
 	if c.Now == nil {
 		return time.Now()
 	}

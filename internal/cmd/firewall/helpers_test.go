@@ -26,11 +26,11 @@ import (
 
 // parseCmd runs a verb's cobra command on argv (no I/O: runF captures the
 // options) and returns its error.
-func parseCmd(t *testing.T, build func(f *cmdutil.Factory, c *common) *cobra.Command, args []string) error {
+func parseCmd(t *testing.T, build func(f *cmdutil.Factory) *cobra.Command, args []string) error {
 	t.Helper()
 	ios, _, _, _ := iostreams.Test()
 	f := cmdutil.New(ios, func(string) string { return "" })
-	cmd := build(f, newCommon(f))
+	cmd := build(f)
 	cmd.SetArgs(args)
 	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
 	cmd.SetOut(io.Discard)
@@ -63,7 +63,7 @@ const oxyPolicy = `firewall:
 type env struct {
 	t      *testing.T
 	stub   *dostub.Server
-	c      *common
+	c      clusterOptions
 	ios    *iostreams.IOStreams
 	in     *bytes.Buffer
 	out    *bytes.Buffer
@@ -90,7 +90,7 @@ func newEnv(t *testing.T, stubOpts ...dostub.Options) *env {
 	t.Helper()
 	e := &env{t: t, stub: dostub.Start(t, stubOpts...), logs: &logSink{}, policy: oxyPolicy}
 	e.ios, e.in, e.out, e.errOut = iostreams.Test()
-	e.c = &common{
+	e.c = clusterOptions{
 		IO:  e.ios,
 		Now: func() time.Time { return time.Date(2026, 11, 30, 14, 45, 0, 0, time.UTC) },
 		Client: func(ctx context.Context) (API, error) {

@@ -13,7 +13,7 @@ import (
 )
 
 type listOptions struct {
-	*common
+	clusterOptions
 	Format output.Format
 }
 
@@ -38,8 +38,8 @@ $ oxyctl firewall list -o json | jq -r '.rules[] | select(.public) | .value'
 `
 
 // NewCmdList builds `firewall list`. runF replaces the run in tests.
-func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listOptions) error) *cobra.Command {
-	opts := &listOptions{common: c}
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *listOptions) error) *cobra.Command {
+	opts := &listOptions{clusterOptions: newClusterOptions(f)}
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},

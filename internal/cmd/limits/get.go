@@ -13,7 +13,7 @@ import (
 )
 
 type getOptions struct {
-	*common
+	limiterOptions
 	Format  output.Format
 	Clients []string
 }
@@ -33,8 +33,8 @@ window; that is not an error.
 `
 
 // NewCmdGet builds `limits get`. runF replaces the run in tests.
-func NewCmdGet(f *cmdutil.Factory, c *common, runF func(context.Context, *getOptions) error) *cobra.Command {
-	opts := &getOptions{common: c}
+func NewCmdGet(f *cmdutil.Factory, runF func(context.Context, *getOptions) error) *cobra.Command {
+	opts := &getOptions{limiterOptions: newLimiterOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "get CLIENT...",
 		Short: "Show the counters of the given clients",
@@ -56,7 +56,8 @@ func NewCmdGet(f *cmdutil.Factory, c *common, runF func(context.Context, *getOpt
 			return getRun(cmd.Context(), opts)
 		},
 	}
-	c.bind(f, cmd)
+	opts.bindLimiter(f, cmd)
+	cmd.ValidArgsFunction = opts.completeClients
 	return cmd
 }
 

@@ -27,8 +27,8 @@ func TestNewCmdGet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *getOptions
-			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
-				return NewCmdGet(f, c, func(_ context.Context, o *getOptions) error { got = o; return nil })
+			err := parseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdGet(f, func(_ context.Context, o *getOptions) error { got = o; return nil })
 			}, tt.args)
 			if tt.wantErr {
 				if !isUsage(err) {
@@ -140,7 +140,7 @@ warning: 1 key is not a valid counter (not counted as clients):
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, out, errOut := ttyStreams(tt.tty)
-			opts := &getOptions{common: testCommon(ios, s), Clients: args, Format: tt.format}
+			opts := &getOptions{limiterOptions: testLimiterOptions(ios, s), Clients: args, Format: tt.format}
 			if opts.Format == "" {
 				opts.Format = output.Text
 			}

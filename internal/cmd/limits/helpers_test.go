@@ -26,11 +26,11 @@ func fixedNow() time.Time { return time.Date(2026, 11, 30, 14, 45, 0, 0, time.UT
 
 // parseCmd runs a verb's cobra command on argv (no I/O, runF captures the
 // options) and returns its error.
-func parseCmd(t *testing.T, build func(f *cmdutil.Factory, c *common) *cobra.Command, args []string) error {
+func parseCmd(t *testing.T, build func(f *cmdutil.Factory) *cobra.Command, args []string) error {
 	t.Helper()
 	ios, _, _, _ := iostreams.Test()
 	f := cmdutil.New(ios, func(string) string { return "" })
-	cmd := build(f, newCommon(f))
+	cmd := build(f)
 	cmd.SetArgs(args)
 	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
 	cmd.SetOut(io.Discard)
@@ -106,9 +106,9 @@ func (s *server) seedStandard(t *testing.T) {
 	)
 }
 
-// testCommon gives verbs a fixed limiter, the server and a fixed clock.
-func testCommon(ios *iostreams.IOStreams, s *server) *common {
-	return &common{
+// testLimiterOptions gives verbs a fixed limiter, the server and a fixed clock.
+func testLimiterOptions(ios *iostreams.IOStreams, s *server) limiterOptions {
+	return limiterOptions{
 		IO: ios,
 		Limiter: func(name string) (ratelimit.Limiter, error) {
 			if name != "" && name != "api" {

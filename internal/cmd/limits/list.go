@@ -16,7 +16,7 @@ import (
 )
 
 type listOptions struct {
-	*common
+	limiterOptions
 	Format  output.Format
 	Scan    scanFlags
 	Top     int
@@ -49,8 +49,8 @@ the command with an error, never with a silently partial list.
 `
 
 // NewCmdList builds `limits list`. runF replaces the run in tests.
-func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listOptions) error) *cobra.Command {
-	opts := &listOptions{common: c}
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *listOptions) error) *cobra.Command {
+	opts := &listOptions{limiterOptions: newLimiterOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the clients of a limiter with hits, remaining quota and time to reset",
@@ -81,7 +81,7 @@ func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listO
 			return listRun(cmd.Context(), opts)
 		},
 	}
-	c.bind(f, cmd)
+	opts.bindLimiter(f, cmd)
 	opts.Scan.bind(cmd)
 	cmd.Flags().IntVar(&opts.Top, "top", 20, "show the first N clients in --sort order (0: all)")
 	cmd.Flags().BoolVar(&opts.Blocked, "blocked", false, "only clients over the limit")
@@ -105,7 +105,7 @@ func listRun(ctx context.Context, opts *listOptions) error {
 		BlockedOnly: opts.Blocked,
 		MinHits:     opts.MinHits,
 	})
-	p.end()
+	p.End()
 	if err != nil {
 		return err
 	}

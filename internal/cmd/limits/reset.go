@@ -16,7 +16,7 @@ import (
 )
 
 type resetOptions struct {
-	*common
+	limiterOptions
 	Format     output.Format
 	Scan       scanFlags
 	Clients    []string
@@ -57,8 +57,8 @@ JSON: {"dry_run","deleted":[keys],"not_found":[keys],"skipped":[{"key","problem"
 `
 
 // NewCmdReset builds `limits reset`. runF replaces the run in tests.
-func NewCmdReset(f *cmdutil.Factory, c *common, runF func(context.Context, *resetOptions) error) *cobra.Command {
-	opts := &resetOptions{common: c}
+func NewCmdReset(f *cmdutil.Factory, runF func(context.Context, *resetOptions) error) *cobra.Command {
+	opts := &resetOptions{limiterOptions: newLimiterOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "reset {CLIENT... | --blocked | --all}",
 		Short: "Lift rate limits by deleting exactly the named counters",
@@ -91,7 +91,8 @@ func NewCmdReset(f *cmdutil.Factory, c *common, runF func(context.Context, *rese
 			return resetRun(cmd.Context(), opts)
 		},
 	}
-	c.bind(f, cmd)
+	opts.bindLimiter(f, cmd)
+	cmd.ValidArgsFunction = opts.completeClients
 	opts.Scan.bind(cmd)
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Blocked, "blocked", false, "delete every counter over the limit")
@@ -155,7 +156,7 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 	if opts.Yes && !opts.DryRun {
 		// Nobody is asked, so delete while scanning; the plan is printed after.
 		sel, res, err := ratelimit.ResetBulk(ctx, st.Client, st.Primaries, l, opts.Blocked, opts.scanOptions(opts.Scan, p))
-		p.end()
+		p.End()
 		if err != nil {
 			opts.partial(res)
 			return err
@@ -165,7 +166,7 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 		return opts.print(l, res)
 	}
 	sel, err := ratelimit.SelectBulk(ctx, st.Primaries, l, opts.Blocked, opts.scanOptions(opts.Scan, p))
-	p.end()
+	p.End()
 	if err != nil {
 		return err
 	}

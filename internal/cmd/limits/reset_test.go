@@ -42,8 +42,8 @@ func TestNewCmdReset(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *resetOptions
-			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
-				return NewCmdReset(f, c, func(_ context.Context, o *resetOptions) error { got = o; return nil })
+			err := parseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdReset(f, func(_ context.Context, o *resetOptions) error { got = o; return nil })
 			}, tt.args)
 			if tt.wantErr {
 				if !isUsage(err) {
@@ -218,7 +218,7 @@ CLIENT         HITS  REMAINING  BLOCKED  RESETS
 			ios, in, out, errOut := ttyStreams(tt.tty)
 			in.WriteString(tt.stdin)
 			opts := tt.opts
-			opts.common = testCommon(ios, s)
+			opts.limiterOptions = testLimiterOptions(ios, s)
 			opts.Format = tt.format
 			if opts.Format == "" {
 				opts.Format = output.Text
@@ -249,7 +249,7 @@ func TestResetRunRefusalMessage(t *testing.T) {
 	s := startServer(t)
 	s.seedStandard(t)
 	ios, _, _, _ := ttyStreams(false)
-	err := resetRun(context.Background(), &resetOptions{common: testCommon(ios, s), All: true, Format: output.Text})
+	err := resetRun(context.Background(), &resetOptions{limiterOptions: testLimiterOptions(ios, s), All: true, Format: output.Text})
 	var ue *apperr.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--yes") || !strings.Contains(err.Error(), "nothing was deleted") {
 		t.Fatalf("err = %v", err)

@@ -15,7 +15,7 @@ import (
 )
 
 type statsOptions struct {
-	*common
+	limiterOptions
 	Format output.Format
 	Scan   scanFlags
 }
@@ -31,8 +31,8 @@ USAGE gives a note instead of a number.
 `
 
 // NewCmdStats builds `limits stats`. runF replaces the run in tests.
-func NewCmdStats(f *cmdutil.Factory, c *common, runF func(context.Context, *statsOptions) error) *cobra.Command {
-	opts := &statsOptions{common: c}
+func NewCmdStats(f *cmdutil.Factory, runF func(context.Context, *statsOptions) error) *cobra.Command {
+	opts := &statsOptions{limiterOptions: newLimiterOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "stats",
 		Short: "Summarise a limiter: clients, blocked, hit histogram, top clients, memory",
@@ -55,7 +55,7 @@ func NewCmdStats(f *cmdutil.Factory, c *common, runF func(context.Context, *stat
 			return statsRun(cmd.Context(), opts)
 		},
 	}
-	c.bind(f, cmd)
+	opts.bindLimiter(f, cmd)
 	opts.Scan.bind(cmd)
 	return cmd
 }
@@ -69,7 +69,7 @@ func statsRun(ctx context.Context, opts *statsOptions) error {
 	defer leanGC()()
 	p := opts.startProgress("scanning " + printable(l.Prefix) + "*")
 	res, err := ratelimit.Stats(ctx, st.Client, st.Primaries, l, opts.scanOptions(opts.Scan, p))
-	p.end()
+	p.End()
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,9 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	_ = cmd.RegisterFlagCompletionFunc("context", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return config.ContextNames(config.Path(fl, f.Getenv)), cobra.ShellCompDirectiveNoFileComp
 	})
+	_ = cmd.RegisterFlagCompletionFunc("cluster", func(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return completeClusters(c.Context(), f, prefix), cobra.ShellCompDirectiveNoFileComp
+	})
 
 	cmd.AddGroup(&cobra.Group{ID: "ops", Title: "Operations:"}, &cobra.Group{ID: "setup", Title: "Settings and tool:"})
 	cmd.SetHelpCommandGroupID("setup")
