@@ -28,7 +28,7 @@ func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 		Long:  configLong,
 		Args:  cmdutil.NoArgs,
 	}
-	cmd.AddCommand(newCmdView(f, nil), newCmdPath(f))
+	cmd.AddCommand(newCmdView(f, nil), newCmdPath(f, nil))
 	return cmd
 }
 
@@ -134,7 +134,14 @@ func viewRun(_ context.Context, opts *viewOptions) error {
 	})
 }
 
-func newCmdPath(f *cmdutil.Factory) *cobra.Command {
+type pathOptions struct {
+	IO *iostreams.IOStreams
+	// Path is where the config file is looked for (no file is read).
+	Path func() string
+}
+
+func newCmdPath(f *cmdutil.Factory, runF func(context.Context, *pathOptions) error) *cobra.Command {
+	opts := &pathOptions{IO: f.IO, Path: func() string { return config.Path(f.Flags, f.Getenv) }}
 	return &cobra.Command{
 		Use:     "path",
 		Short:   "Print the config file's path",
@@ -142,8 +149,15 @@ func newCmdPath(f *cmdutil.Factory) *cobra.Command {
 		Example: "  $ oxyctl config path",
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintln(f.IO.Out, config.Path(f.Flags, f.Getenv))
-			return err
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return pathRun(cmd.Context(), opts)
 		},
 	}
+}
+
+func pathRun(_ context.Context, opts *pathOptions) error {
+	_, err := fmt.Fprintln(opts.IO.Out, opts.Path())
+	return err
 }
