@@ -12,6 +12,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
 )
 
@@ -32,11 +33,11 @@ func TestNewCmdApply(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var got *applyOptions
-			err := parseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
 				return NewCmdApply(f, func(_ context.Context, o *applyOptions) error { got = o; return nil })
 			}, tc.args)
 			if tc.wantErr {
-				if !isUsage(err) || got != nil {
+				if !clitest.IsUsage(err) || got != nil {
 					t.Fatalf("err = %v (run called: %v), want a UsageError", err, got != nil)
 				}
 				return
@@ -169,7 +170,7 @@ func TestApplyRun(t *testing.T) {
 		e := newEnv(t)
 		drift(e)
 		err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text})
-		if !isUsage(err) || exitCode(err) != 2 || !strings.Contains(err.Error(), "pass --yes") {
+		if !clitest.IsUsage(err) || exitCode(err) != 2 || !strings.Contains(err.Error(), "pass --yes") {
 			t.Fatalf("%v", err)
 		}
 		if e.out.String() != planText || len(e.stub.Puts()) != 0 {
@@ -183,7 +184,7 @@ func TestApplyRun(t *testing.T) {
 		drift(e)
 		e.in.WriteString("n\n")
 		err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text})
-		if !isUsage(err) || !strings.Contains(err.Error(), "cancelled") || len(e.stub.Puts()) != 0 {
+		if !clitest.IsUsage(err) || !strings.Contains(err.Error(), "cancelled") || len(e.stub.Puts()) != 0 {
 			t.Fatalf("%v, %d PUTs", err, len(e.stub.Puts()))
 		}
 		if e.errOut.String() != "Replace the firewall of db-valkey-ams3-04785 with these 6 rules? [y/N]: " {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
 )
 
@@ -31,11 +32,11 @@ func TestNewCmdAudit(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var got *auditOptions
-			err := parseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
 				return NewCmdAudit(f, func(_ context.Context, o *auditOptions) error { got = o; return nil })
 			}, tc.args)
 			if tc.wantErr {
-				if !isUsage(err) || got != nil {
+				if !clitest.IsUsage(err) || got != nil {
 					t.Fatalf("err = %v (run called: %v), want a UsageError", err, got != nil)
 				}
 				return

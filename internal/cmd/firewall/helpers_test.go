@@ -3,9 +3,7 @@ package firewall
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,34 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/oxyhq/oxyctl/internal/apperr"
-	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/policy"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
 )
-
-// parseCmd runs a verb's cobra command on argv (no I/O: runF captures the
-// options) and returns its error.
-func parseCmd(t *testing.T, build func(f *cmdutil.Factory) *cobra.Command, args []string) error {
-	t.Helper()
-	ios, _, _, _ := iostreams.Test()
-	f := cmdutil.New(ios, func(string) string { return "" })
-	cmd := build(f)
-	cmd.SetArgs(args)
-	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	return cmd.ExecuteContext(context.Background())
-}
-
-func isUsage(err error) bool {
-	var ue *apperr.UsageError
-	return errors.As(err, &ue)
-}
 
 func exitCode(err error) int {
 	code, _ := apperr.Classify(err)
@@ -92,7 +69,7 @@ func newEnv(t *testing.T, stubOpts ...dostub.Options) *env {
 	e.ios, e.in, e.out, e.errOut = iostreams.Test()
 	e.c = clusterOptions{
 		IO:  e.ios,
-		Now: func() time.Time { return time.Date(2026, 11, 30, 14, 45, 0, 0, time.UTC) },
+		Now: clitest.FixedNow,
 		Client: func(ctx context.Context) (API, error) {
 			c, err := doapi.New(doapi.Options{
 				BaseURL: e.stub.URL, Token: e.stub.Token(), UserAgent: "oxyctl/test", Timeout: 5 * time.Second,

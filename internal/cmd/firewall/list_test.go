@@ -10,6 +10,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/dostub"
 )
 
@@ -25,11 +26,11 @@ func TestNewCmdList(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var got *listOptions
-			err := parseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
 				return NewCmdList(f, func(_ context.Context, o *listOptions) error { got = o; return nil })
 			}, tc.args)
 			if tc.wantErr {
-				if !isUsage(err) || got != nil {
+				if !clitest.IsUsage(err) || got != nil {
 					t.Fatalf("err = %v (run called: %v), want a UsageError", err, got != nil)
 				}
 				return

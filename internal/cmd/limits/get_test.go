@@ -10,6 +10,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdGet(t *testing.T) {
@@ -27,11 +28,11 @@ func TestNewCmdGet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *getOptions
-			err := parseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
 				return NewCmdGet(f, func(_ context.Context, o *getOptions) error { got = o; return nil })
 			}, tt.args)
 			if tt.wantErr {
-				if !isUsage(err) {
+				if !clitest.IsUsage(err) {
 					t.Fatalf("err = %v, want a UsageError", err)
 				}
 				return

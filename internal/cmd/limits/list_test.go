@@ -15,6 +15,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdList(t *testing.T) {
@@ -37,11 +38,11 @@ func TestNewCmdList(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *listOptions
-			err := parseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
 				return NewCmdList(f, func(_ context.Context, o *listOptions) error { got = o; return nil })
 			}, tt.args)
 			if tt.wantErr {
-				if !isUsage(err) {
+				if !clitest.IsUsage(err) {
 					t.Fatalf("err = %v, want a UsageError", err)
 				}
 				return

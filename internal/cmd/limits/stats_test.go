@@ -13,6 +13,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/ratelimit"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdStats(t *testing.T) {
@@ -30,11 +31,11 @@ func TestNewCmdStats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *statsOptions
-			err := parseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
 				return NewCmdStats(f, func(_ context.Context, o *statsOptions) error { got = o; return nil })
 			}, tt.args)
 			if tt.wantErr {
-				if !isUsage(err) {
+				if !clitest.IsUsage(err) {
 					t.Fatalf("err = %v, want a UsageError", err)
 				}
 				return
