@@ -30,10 +30,11 @@ type healthOptions struct {
 	Now       func() time.Time
 	UserAgent string
 
-	Checks   []string // as given to --check, validated
-	Strict   bool
-	Watch    bool
-	Interval time.Duration
+	CheckArgs []string // --check as given
+	Checks    []string // --check validated
+	Strict    bool
+	Watch     bool
+	Interval  time.Duration
 
 	// Build turns the settings into checks (tests replace it).
 	Build func(s *config.Settings, names []string) []probe.Check
@@ -97,7 +98,6 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions)
 	opts.Build = func(s *config.Settings, names []string) []probe.Check {
 		return probe.FromSettings(s, names, probe.Env{UserAgent: opts.UserAgent, Now: opts.Now})
 	}
-	var checks []string
 	cmd := &cobra.Command{
 		Use:     "health",
 		Short:   "Check the API, Valkey, the Socket.IO adapter and the managed database, concurrently",
@@ -105,7 +105,7 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions)
 		Example: healthExample,
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := probe.ParseNames(checks)
+			names, err := probe.ParseNames(opts.CheckArgs)
 			if err != nil {
 				return err
 			}
@@ -124,7 +124,7 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&checks, "check", nil, "checks to run, comma-separated: {api|valkey|pubsub|do} (default all)")
+	fl.StringSliceVar(&opts.CheckArgs, "check", nil, "checks to run, comma-separated: {api|valkey|pubsub|do} (default all)")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 on a warning too")
 	fl.BoolVarP(&opts.Watch, "watch", "w", false, "repeat the checks until Ctrl-C")
 	fl.DurationVar(&opts.Interval, "interval", DefaultInterval, "pause between --watch rounds")
