@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -108,9 +107,7 @@ func (e *env) reset() {
 }
 
 func (e *env) tty(on bool) {
-	e.ios.SetStdoutTTY(on)
-	e.ios.SetStderrTTY(on)
-	e.ios.SetStdinTTY(on)
+	clitest.SetTTY(e.ios, on)
 }
 
 // writePolicy writes a policy file and returns its path.
@@ -132,7 +129,3 @@ func noErr(t *testing.T, err error) {
 }
 
 func exitCodeKind(err error) (int, string) { return apperr.Classify(err) }
-
-var ansiRe = regexp.MustCompile("\x1b\\[[0-9;]*m")
-
-func stripANSI(s string) string { return ansiRe.ReplaceAllString(s, "") }

@@ -148,7 +148,7 @@ func TestListRun(t *testing.T) {
 		if !strings.Contains(e.out.String(), "\x1b[") {
 			t.Fatal("no color")
 		}
-		plain := stripANSI(e.out.String())
+		plain := clitest.StripANSI(e.out.String())
 		if !strings.HasPrefix(plain, strings.SplitN(listDefault, "\n", 2)[0][:60]) || !strings.Contains(plain, "ip_addr  0.0.0.0/0") {
 			t.Fatalf("%s", plain)
 		}

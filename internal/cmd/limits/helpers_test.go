@@ -108,9 +108,7 @@ func testLimiterOptions(ios *iostreams.IOStreams, s *server) limiterOptions {
 // ttyStreams returns test streams with every terminal answer set to tty.
 func ttyStreams(tty bool) (*iostreams.IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	ios, in, out, errOut := iostreams.Test()
-	ios.SetStdinTTY(tty)
-	ios.SetStdoutTTY(tty)
-	ios.SetStderrTTY(tty)
+	clitest.SetTTY(ios, tty)
 	ios.SetTerminalWidth(80)
 	return ios, in, out, errOut
 }

@@ -3,7 +3,6 @@ package limits
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -209,8 +208,6 @@ func TestListProgress(t *testing.T) {
 	}
 }
 
-var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
-
 // TestListRunColor turns color on and checks only that the columns line up.
 func TestListRunColor(t *testing.T) {
 	s := startServer(t)
@@ -224,7 +221,7 @@ func TestListRunColor(t *testing.T) {
 	if !strings.Contains(out.String(), "\x1b[") {
 		t.Fatalf("no escape codes with color on:\n%s", out)
 	}
-	plain := ansiRE.ReplaceAllString(out.String(), "")
+	plain := clitest.StripANSI(out.String())
 	checkBoxes(t, plain)
 	if !strings.Contains(plain, "│ 198.51.100.23 ") {
 		t.Errorf("table:\n%s", plain)

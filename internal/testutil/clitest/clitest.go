@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -174,3 +175,15 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// SetTTY sets every terminal answer of ios (stdin, stdout, stderr) to on.
+func SetTTY(ios *iostreams.IOStreams, on bool) {
+	ios.SetStdinTTY(on)
+	ios.SetStdoutTTY(on)
+	ios.SetStderrTTY(on)
+}
+
+var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// StripANSI removes the color escapes from s.
+func StripANSI(s string) string { return ansiRE.ReplaceAllString(s, "") }
