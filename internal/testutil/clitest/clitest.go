@@ -183,7 +183,9 @@ func SetTTY(ios *iostreams.IOStreams, on bool) {
 	ios.SetStderrTTY(on)
 }
 
-var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
+// ansiRE is a terminal control sequence: ESC [, parameters, a final byte.
+var ansiRE = regexp.MustCompile("\x1b\\[[^\x40-\x7e]*[\x40-\x7e]")
 
-// StripANSI removes the color escapes from s.
+// StripANSI removes the terminal control sequences (colors, cursor moves)
+// from s.
 func StripANSI(s string) string { return ansiRE.ReplaceAllString(s, "") }
