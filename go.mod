@@ -3,7 +3,6 @@ module github.com/oxyhq/oxyctl
 go 1.26.8
 
 require (
-	github.com/MakeNowJust/heredoc v1.0.0 // indirect
 	github.com/alicebob/miniredis/v2 v2.40.0 // indirect
 	github.com/aymanbagabas/go-osc52/v2 v2.0.1 // indirect
 	github.com/charmbracelet/colorprofile v0.2.3-0.20250311203215-f60798e515dc // indirect

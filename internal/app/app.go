@@ -13,8 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/spf13/cobra"
-
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmd/root"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
@@ -23,11 +21,6 @@ import (
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/redact"
 )
-
-// cobra's run hooks of every command on the path run, not only the
-// nearest. It is a package variable of cobra: set it once, before any Run,
-// so that concurrent Runs (tests) do not race on it.
-func init() { cobra.EnableTraverseRunHooks = true }
 
 // Main runs oxyctl with the process's arguments and streams.
 func Main() int {
@@ -40,21 +33,10 @@ func Main() int {
 func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv config.Getenv) (code int) {
 	f := cmdutil.New(ios, getenv)
 	cmd := root.NewCmdRoot(f)
-	cmdutil.Groups(cmd)
 	cmd.SetArgs(args)
 	cmd.SetIn(ios.In)
 	cmd.SetOut(ios.Out)
 	cmd.SetErr(ios.ErrOut)
-
-	started := false
-	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
-		started = true
-		ios.Verbose = f.Flags.Verbose
-		if _, err := output.ParseFormat(f.Flags.Output); err != nil {
-			return err
-		}
-		return nil
-	}
 
 	defer func() {
 		if r := recover(); r != nil {
@@ -67,7 +49,7 @@ func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv co
 	}()
 
 	err := cmd.ExecuteContext(ctx)
-	if err != nil && !started && !isTyped(err) {
+	if err != nil && !f.Started && !isTyped(err) {
 		// cobra's own complaints (unknown command, wrong arguments).
 		err = &apperr.UsageError{Err: err}
 	}

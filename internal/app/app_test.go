@@ -8,20 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 // run runs oxyctl in-process with a clean environment plus env.
 func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
-	dir := t.TempDir()
-	base := map[string]string{"HOME": dir, "XDG_CONFIG_HOME": filepath.Join(dir, "xdg")}
-	for k, v := range env {
-		base[k] = v
-	}
-	code = Run(context.Background(), args, ios, func(k string) string { return base[k] })
-	return code, out.String(), errOut.String()
+	r := clitest.Run(context.Background(), Run, clitest.Env(t, env), "", args...)
+	return r.Code, r.Stdout, r.Stderr
 }
 
 func TestExitCodesAndErrorShapes(t *testing.T) {

@@ -26,6 +26,11 @@ type Factory struct {
 	Getenv config.Getenv
 	Now    func() time.Time
 
+	// Started is set by the root command's persistent hook, once cobra has
+	// parsed the flags and arguments: an error from before that is cobra's
+	// own complaint (unknown command, wrong arguments), a usage error.
+	Started bool
+
 	settingsOnce sync.Once
 	settings     *config.Settings
 	settingsErr  error

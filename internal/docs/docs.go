@@ -24,7 +24,6 @@ func tree() *cobra.Command {
 	ios, _, _, _ := iostreams.Test()
 	f := cmdutil.New(ios, func(string) string { return "" })
 	cmd := root.NewCmdRoot(f)
-	cmdutil.Groups(cmd)
 	cmd.DisableAutoGenTag = true
 	return cmd
 }

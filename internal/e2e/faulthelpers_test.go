@@ -17,100 +17,39 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oxyhq/oxyctl/internal/testutil/syncbuf"
-
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/app"
-	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
-// syncBuffer can be read while a command writes it.
-type syncBuffer = syncbuf.Buffer
-
 // running is an oxyctl run in a goroutine, with streams readable meanwhile.
 type running struct {
-	out, errOut *syncBuffer
-	cancel      context.CancelFunc
-	done        chan result
-	res         *result
+	r           *clitest.Running
+	out, errOut *clitest.Buffer
 }
 
 // startOxyctl runs the real entry point in a goroutine under a context the
 // test can cancel (Ctrl-C), with the same clean environment as oxyctl.
 func startOxyctl(t *testing.T, env map[string]string, args ...string) *running {
 	t.Helper()
-	ios, _, _, _ := iostreams.Test()
-	r := &running{out: &syncBuffer{}, errOut: &syncBuffer{}, done: make(chan result, 1)}
-	ios.Out, ios.ErrOut = r.out, r.errOut
-	home := t.TempDir()
-	base := map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, "xdg"), "NO_COLOR": "1"}
-	for k, v := range env {
-		base[k] = v
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	r.cancel = cancel
-	start := time.Now()
-	go func() {
-		code := app.Run(ctx, args, ios, func(k string) string { return base[k] })
-		r.done <- result{code: code, stdout: r.out.String(), stderr: r.errOut.String(), elapsed: time.Since(start)}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if r.res == nil {
-			select {
-			case <-r.done:
-			case <-time.After(30 * time.Second):
-				t.Errorf("oxyctl %v did not end after its context was cancelled", args)
-			}
-		}
-	})
-	return r
+	r := clitest.Start(t, app.Run, cleanEnv(t, env), args...)
+	return &running{r: r, out: r.Stdout, errOut: r.Stderr}
 }
 
 // wait returns the result, failing the test when the run takes longer than d.
 func (r *running) wait(t *testing.T, d time.Duration) result {
 	t.Helper()
-	if r.res != nil {
-		return *r.res
-	}
-	select {
-	case res := <-r.done:
-		r.res = &res
-		return res
-	case <-time.After(d):
-		t.Fatalf("oxyctl still running after %s\nstdout: %s\nstderr: %s", d, r.out.String(), r.errOut.String())
-	}
-	return result{}
+	return resultOf(r.r.Wait(t, d))
 }
 
 // finished reports whether the run has ended (without waiting).
-func (r *running) finished() bool {
-	if r.res != nil {
-		return true
-	}
-	select {
-	case res := <-r.done:
-		r.res = &res
-		return true
-	default:
-		return false
-	}
-}
+func (r *running) finished() bool { return r.r.Finished() }
 
-// waitFor polls cond every 5ms until it holds, or fails the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// cancel ends the run's context, as Ctrl-C does.
+func (r *running) cancel() { r.r.Cancel() }
 
 // persistent are server arguments that make a killed server come back with
 // its data: every acknowledged write is in the append-only file (written

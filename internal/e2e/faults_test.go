@@ -17,6 +17,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
@@ -90,7 +91,7 @@ func checkListOutcome(t *testing.T, r result, want int64) string {
 // lets the command run a little longer.
 func waitScanning(t *testing.T, c valkey.Client, r *running, settle time.Duration) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "oxyctl to connect", func() bool {
+	clitest.WaitFor(t, 10*time.Second, "oxyctl to connect", func() bool {
 		return r.finished() || strings.Contains(strings.Join(clientList(t, c), "\n"), "name=oxyctl")
 	})
 	time.Sleep(settle)
@@ -306,7 +307,7 @@ func faultResetDuringDeletes(t *testing.T) {
 	base := baseGoroutines()
 	r := startOxyctl(t, env, "-o", "json", "limits", "reset", "--all", "--yes")
 	ctx := context.Background()
-	waitFor(t, 30*time.Second, "the deletes to start", func() bool {
+	clitest.WaitFor(t, 30*time.Second, "the deletes to start", func() bool {
 		if r.finished() {
 			return true
 		}
@@ -340,15 +341,15 @@ func faultTailRestart(t *testing.T) {
 	}
 	base := baseGoroutines()
 	r := startOxyctl(t, env, "-o", "json", "pubsub", "tail", "--count", "2")
-	waitFor(t, 10*time.Second, "tail to subscribe", subscribed)
+	clitest.WaitFor(t, 10*time.Second, "tail to subscribe", subscribed)
 	publish()
-	waitFor(t, 10*time.Second, "the first message", func() bool { return len(r.out.Lines()) >= 1 })
+	clitest.WaitFor(t, 10*time.Second, "the first message", func() bool { return len(r.out.Lines()) >= 1 })
 	srv.Stop()
-	waitFor(t, 10*time.Second, "the lost-connection notice", func() bool {
+	clitest.WaitFor(t, 10*time.Second, "the lost-connection notice", func() bool {
 		return strings.Contains(r.errOut.String(), "lost the connection")
 	})
 	srv.Restart(t)
-	waitFor(t, 15*time.Second, "tail to subscribe again", func() bool { return r.finished() || subscribed() })
+	clitest.WaitFor(t, 15*time.Second, "tail to subscribe again", func() bool { return r.finished() || subscribed() })
 	publish()
 	res := r.wait(t, 15*time.Second)
 	if res.code != 0 {
@@ -418,7 +419,7 @@ func faultHealthWatch(t *testing.T) {
 	// waitRound waits for a round at index after or later whose valkey check is want.
 	waitRound := func(after int, want string) int {
 		var at int
-		waitFor(t, 15*time.Second, "a round with valkey "+want, func() bool {
+		clitest.WaitFor(t, 15*time.Second, "a round with valkey "+want, func() bool {
 			for i, rd := range rounds() {
 				if i >= after && valkeyStatus(rd) == want {
 					at = i

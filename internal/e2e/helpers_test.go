@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/app"
-	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 // Known secrets: no output, error or file may ever contain them.
@@ -31,17 +31,20 @@ type result struct {
 // oxyctl runs the real entry point in-process with a clean environment.
 func oxyctl(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
-	ios, _, out, errOut := iostreams.Test()
-	home := t.TempDir()
-	base := map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, "xdg"), "NO_COLOR": "1"}
+	return resultOf(clitest.Run(context.Background(), app.Run, cleanEnv(t, env), "", args...))
+}
+
+// cleanEnv is a private HOME, no color, and env.
+func cleanEnv(t *testing.T, env map[string]string) map[string]string {
+	e := map[string]string{"NO_COLOR": "1"}
 	for k, v := range env {
-		base[k] = v
+		e[k] = v
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	start := time.Now()
-	code := app.Run(ctx, args, ios, func(k string) string { return base[k] })
-	return result{code: code, stdout: out.String(), stderr: errOut.String(), elapsed: time.Since(start)}
+	return clitest.Env(t, e)
+}
+
+func resultOf(r clitest.Result) result {
+	return result{code: r.Code, stdout: r.Stdout, stderr: r.Stderr, elapsed: r.Elapsed}
 }
 
 // checkError asserts the shape of a failed run: exit code, one line on

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
@@ -16,19 +15,20 @@ import (
 	"github.com/oxyhq/oxyctl/internal/redact"
 )
 
+const configLong = `Settings are taken from flags, then the environment, then the active context
+of the config file, then the built-in defaults. 'config view' shows the result
+with every secret masked, and where each setting came from.
+`
+
 // NewCmdConfig builds `oxyctl config`.
 func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config <command>",
 		Short: "Show the settings oxyctl resolved and where the config file is",
-		Long: heredoc.Doc(`
-			Settings are taken from flags, then the environment, then the active context
-			of the config file, then the built-in defaults. 'config view' shows the result
-			with every secret masked, and where each setting came from.
-		`),
-		Args: cmdutil.NoArgs,
+		Long:  configLong,
+		Args:  cmdutil.NoArgs,
 	}
-	cmd.AddCommand(newCmdView(f, nil), newCmdPath(f))
+	cmd.AddCommand(newCmdView(f, nil), newCmdPath(f, nil))
 	return cmd
 }
 
@@ -134,7 +134,14 @@ func viewRun(_ context.Context, opts *viewOptions) error {
 	})
 }
 
-func newCmdPath(f *cmdutil.Factory) *cobra.Command {
+type pathOptions struct {
+	IO *iostreams.IOStreams
+	// Path is where the config file is looked for (no file is read).
+	Path func() string
+}
+
+func newCmdPath(f *cmdutil.Factory, runF func(context.Context, *pathOptions) error) *cobra.Command {
+	opts := &pathOptions{IO: f.IO, Path: func() string { return config.Path(f.Flags, f.Getenv) }}
 	return &cobra.Command{
 		Use:     "path",
 		Short:   "Print the config file's path",
@@ -142,8 +149,15 @@ func newCmdPath(f *cmdutil.Factory) *cobra.Command {
 		Example: "  $ oxyctl config path",
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintln(f.IO.Out, config.Path(f.Flags, f.Getenv))
-			return err
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return pathRun(cmd.Context(), opts)
 		},
 	}
+}
+
+func pathRun(_ context.Context, opts *pathOptions) error {
+	_, err := fmt.Fprintln(opts.IO.Out, opts.Path())
+	return err
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -18,7 +17,7 @@ import (
 )
 
 type applyOptions struct {
-	*common
+	clusterOptions
 	Format     output.Format
 	PolicyFile string
 	DryRun     bool
@@ -50,36 +49,38 @@ type applyResult struct {
 	Rules []policy.RuleInfo `json:"rules"`
 }
 
+const applyLong = `Make the cluster's firewall rules equal to the policy. The plan comes first:
++ a rule to add, - a rule to remove (with the names they point at). Rules are
+matched on type and value, never uuid; a rule that stays keeps its
+description. On a terminal apply then asks to go ahead; with no terminal it
+refuses (exit 2, nothing changed) unless --yes is given. --dry-run prints the
+plan and changes nothing.
+
+The API has no append: the whole list is written in one PUT, then read back
+and checked against the plan.
+
+apply refuses, changing nothing: an empty allow list (on DigitalOcean an empty
+list admits every address), an IPv6 entry, more than 100 rules, an IP range
+wider than /8, and any entry whose name matches nothing or several things.
+
+JSON: {"cluster":{"id","name"},"dry_run","changed","add":[...],"remove":[...],
+"kept","rules":[...]}; the plan is also printed on stderr before asking.
+`
+
+const applyExample = `$ oxyctl firewall apply --dry-run
+$ oxyctl firewall apply
+$ oxyctl firewall apply --policy deploy/firewall.yaml --yes -o json
+`
+
 // NewCmdApply builds `firewall apply`. runF replaces the run in tests.
-func NewCmdApply(f *cmdutil.Factory, c *common, runF func(context.Context, *applyOptions) error) *cobra.Command {
-	opts := &applyOptions{common: c}
+func NewCmdApply(f *cmdutil.Factory, runF func(context.Context, *applyOptions) error) *cobra.Command {
+	opts := &applyOptions{clusterOptions: newClusterOptions(f)}
 	cmd := &cobra.Command{
-		Use:   "apply [--policy FILE] [--dry-run] [--yes]",
-		Short: "Make the trusted sources equal to the policy, in one PUT",
-		Long: heredoc.Doc(`
-			Make the cluster's firewall rules equal to the policy. The plan comes first:
-			+ a rule to add, - a rule to remove (with the names they point at). Rules are
-			matched on type and value, never uuid; a rule that stays keeps its
-			description. On a terminal apply then asks to go ahead; with no terminal it
-			refuses (exit 2, nothing changed) unless --yes is given. --dry-run prints the
-			plan and changes nothing.
-
-			The API has no append: the whole list is written in one PUT, then read back
-			and checked against the plan.
-
-			apply refuses, changing nothing: an empty allow list (on DigitalOcean an empty
-			list admits every address), an IPv6 entry, more than 100 rules, an IP range
-			wider than /8, and any entry whose name matches nothing or several things.
-
-			JSON: {"cluster":{"id","name"},"dry_run","changed","add":[...],"remove":[...],
-			"kept","rules":[...]}; the plan is also printed on stderr before asking.
-		`) + exitStatus,
-		Example: heredoc.Doc(`
-			$ oxyctl firewall apply --dry-run
-			$ oxyctl firewall apply
-			$ oxyctl firewall apply --policy deploy/firewall.yaml --yes -o json
-		`),
-		Args: cmdutil.NoArgs,
+		Use:     "apply [--policy FILE] [--dry-run] [--yes]",
+		Short:   "Make the trusted sources equal to the policy, in one PUT",
+		Long:    applyLong + exitStatus,
+		Example: applyExample,
+		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
 			if cmd.Flags().Changed("policy") && strings.TrimSpace(opts.PolicyFile) == "" {

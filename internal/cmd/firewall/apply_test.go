@@ -13,6 +13,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdApply(t *testing.T) {
@@ -32,11 +33,11 @@ func TestNewCmdApply(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var got *applyOptions
-			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
-				return NewCmdApply(f, c, func(_ context.Context, o *applyOptions) error { got = o; return nil })
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdApply(f, func(_ context.Context, o *applyOptions) error { got = o; return nil })
 			}, tc.args)
 			if tc.wantErr {
-				if !isUsage(err) || got != nil {
+				if !clitest.IsUsage(err) || got != nil {
 					t.Fatalf("err = %v (run called: %v), want a UsageError", err, got != nil)
 				}
 				return
@@ -72,7 +73,7 @@ func TestApplyRun(t *testing.T) {
 	t.Run("converges, one PUT, descriptions kept, then audit is clean", func(t *testing.T) {
 		e := newEnv(t)
 		drift(e)
-		noErr(t, applyRun(ctx, &applyOptions{common: e.c, Format: output.Text, Yes: true}))
+		noErr(t, applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text, Yes: true}))
 		want := planText + "ok applied: 1 added, 2 removed, 5 kept; read back 6 rules matching the policy\n"
 		if e.out.String() != want {
 			t.Fatalf("stdout:\n%s\nwant\n%s", e.out, want)
@@ -102,7 +103,7 @@ func TestApplyRun(t *testing.T) {
 			t.Fatalf("the kept rule lost its description or uuid: %+v", after[0])
 		}
 		e.reset()
-		if err := auditRun(ctx, &auditOptions{common: e.c, Format: output.JSON}); err != nil {
+		if err := auditRun(ctx, &auditOptions{clusterOptions: e.c, Format: output.JSON}); err != nil {
 			t.Fatalf("audit after apply: %v\n%s", err, e.out)
 		}
 		if !strings.Contains(e.out.String(), `"findings": []`) {
@@ -113,7 +114,7 @@ func TestApplyRun(t *testing.T) {
 	t.Run("json: one document on stdout, the plan on stderr", func(t *testing.T) {
 		e := newEnv(t)
 		drift(e)
-		noErr(t, applyRun(ctx, &applyOptions{common: e.c, Format: output.JSON, Yes: true}))
+		noErr(t, applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.JSON, Yes: true}))
 		if e.errOut.String() != planText {
 			t.Fatalf("stderr:\n%s", e.errOut)
 		}
@@ -142,7 +143,7 @@ func TestApplyRun(t *testing.T) {
 		e := newEnv(t)
 		drift(e)
 		before := e.stub.Rules(dostub.OxyClusterID)
-		noErr(t, applyRun(ctx, &applyOptions{common: e.c, Format: output.Text, DryRun: true}))
+		noErr(t, applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text, DryRun: true}))
 		if want := planText + "dry run: nothing was changed\n"; e.out.String() != want {
 			t.Fatalf("stdout:\n%s", e.out)
 		}
@@ -150,7 +151,7 @@ func TestApplyRun(t *testing.T) {
 			t.Fatal("dry run changed the firewall")
 		}
 		e.reset()
-		noErr(t, applyRun(ctx, &applyOptions{common: e.c, Format: output.JSON, DryRun: true}))
+		noErr(t, applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.JSON, DryRun: true}))
 		if !strings.Contains(e.out.String(), `"dry_run": true`) || !strings.Contains(e.out.String(), `"changed": false`) || len(e.stub.Puts()) != 0 {
 			t.Fatalf("%s", e.out)
 		}
@@ -158,7 +159,7 @@ func TestApplyRun(t *testing.T) {
 
 	t.Run("already equal: nothing to do", func(t *testing.T) {
 		e := newEnv(t)
-		noErr(t, applyRun(ctx, &applyOptions{common: e.c, Format: output.Text}))
+		noErr(t, applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text}))
 		want := "Plan for the firewall of db-valkey-ams3-04785: 6 rules now, 6 after\n  = 6 rules kept as they are\nok nothing to do: the firewall already matches the policy\n"
 		if e.out.String() != want || len(e.stub.Puts()) != 0 {
 			t.Fatalf("stdout:\n%s", e.out)
@@ -168,8 +169,8 @@ func TestApplyRun(t *testing.T) {
 	t.Run("no terminal and no --yes: refused, nothing changed", func(t *testing.T) {
 		e := newEnv(t)
 		drift(e)
-		err := applyRun(ctx, &applyOptions{common: e.c, Format: output.Text})
-		if !isUsage(err) || exitCode(err) != 2 || !strings.Contains(err.Error(), "pass --yes") {
+		err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text})
+		if !clitest.IsUsage(err) || exitCode(err) != 2 || !strings.Contains(err.Error(), "pass --yes") {
 			t.Fatalf("%v", err)
 		}
 		if e.out.String() != planText || len(e.stub.Puts()) != 0 {
@@ -182,8 +183,8 @@ func TestApplyRun(t *testing.T) {
 		e.tty(true)
 		drift(e)
 		e.in.WriteString("n\n")
-		err := applyRun(ctx, &applyOptions{common: e.c, Format: output.Text})
-		if !isUsage(err) || !strings.Contains(err.Error(), "cancelled") || len(e.stub.Puts()) != 0 {
+		err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text})
+		if !clitest.IsUsage(err) || !strings.Contains(err.Error(), "cancelled") || len(e.stub.Puts()) != 0 {
 			t.Fatalf("%v, %d PUTs", err, len(e.stub.Puts()))
 		}
 		if e.errOut.String() != "Replace the firewall of db-valkey-ams3-04785 with these 6 rules? [y/N]: " {
@@ -191,7 +192,7 @@ func TestApplyRun(t *testing.T) {
 		}
 		e.reset()
 		e.in.WriteString("y\n")
-		noErr(t, applyRun(ctx, &applyOptions{common: e.c, Format: output.Text}))
+		noErr(t, applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text}))
 		if len(e.stub.Puts()) != 1 || !strings.Contains(e.out.String(), "applied: 1 added, 2 removed") {
 			t.Fatalf("%d PUTs\n%s", len(e.stub.Puts()), e.out)
 		}
@@ -210,7 +211,7 @@ func TestApplyRun(t *testing.T) {
 		} {
 			e.reset()
 			e.policy = tc.policy
-			err := applyRun(ctx, &applyOptions{common: e.c, Format: output.Text, Yes: true})
+			err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text, Yes: true})
 			if code, kind := exitCodeKind(err); code != 2 || kind != "config" || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("%s: %v (%d %s)", tc.name, err, code, kind)
 			}
@@ -224,13 +225,13 @@ func TestApplyRun(t *testing.T) {
 		e := newEnv(t)
 		drift(e)
 		e.stub.Inject(dostub.Fault{Op: "databases_update_firewall_rules", Status: 429, Headers: map[string]string{"retry-after": "0"}, Times: 2})
-		noErr(t, applyRun(ctx, &applyOptions{common: e.c, Format: output.Text, Yes: true}))
+		noErr(t, applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text, Yes: true}))
 		puts := e.stub.Puts()
 		if len(puts) != 3 || puts[0].Status != 429 || puts[2].Status != 204 || string(puts[0].Body) != string(puts[2].Body) {
 			t.Fatalf("PUTs: %+v", puts)
 		}
 		e.reset()
-		if err := auditRun(ctx, &auditOptions{common: e.c, Format: output.Text}); err != nil {
+		if err := auditRun(ctx, &auditOptions{clusterOptions: e.c, Format: output.Text}); err != nil {
 			t.Fatalf("audit after a retried apply: %v\n%s", err, e.out)
 		}
 	})
@@ -240,7 +241,7 @@ func TestApplyRun(t *testing.T) {
 		drift(e)
 		before := e.stub.Rules(dostub.OxyClusterID)
 		e.stub.Inject(dostub.Fault{Op: "databases_update_firewall_rules", Status: 500})
-		err := applyRun(ctx, &applyOptions{common: e.c, Format: output.Text, Yes: true})
+		err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text, Yes: true})
 		if code, kind := exitCodeKind(err); code != 3 || kind != "api" || !strings.Contains(err.Error(), "500") || !strings.Contains(err.Error(), "after 4 attempts") {
 			t.Fatalf("%v (%d %s)", err, code, kind)
 		}
@@ -256,7 +257,7 @@ func TestApplyRun(t *testing.T) {
 		e := newEnv(t)
 		drift(e)
 		e.wrap = func(a API) API { return &lossyReadBack{API: a} }
-		err := applyRun(ctx, &applyOptions{common: e.c, Format: output.Text, Yes: true})
+		err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text, Yes: true})
 		if code, kind := exitCodeKind(err); code != 3 || kind != "api" ||
 			err.Error() != `the firewall was written but reads back differently: rule droplet:549107286 has description "", want "oxy-api-backend (production API)"` {
 			t.Fatalf("%v (%d %s)", err, code, kind)
@@ -268,7 +269,7 @@ func TestApplyRun(t *testing.T) {
 		drift(e)
 		// The GETs before the PUT succeed; the one after it is malformed.
 		e.wrap = func(a API) API { return &failAfterPut{API: a, stub: e.stub} }
-		err := applyRun(ctx, &applyOptions{common: e.c, Format: output.Text, Yes: true})
+		err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text, Yes: true})
 		if code, _ := exitCodeKind(err); code != 3 || !strings.HasPrefix(err.Error(), "the firewall was written but could not be read back: ") {
 			t.Fatalf("%v", err)
 		}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -16,7 +15,7 @@ import (
 )
 
 type auditOptions struct {
-	*common
+	clusterOptions
 	Format     output.Format
 	PolicyFile string
 }
@@ -29,35 +28,37 @@ type auditResult struct {
 	Findings []policy.Finding  `json:"findings"`
 }
 
+const auditLong = `Compare the cluster's firewall rules with the policy (the context's firewall
+block, or --policy FILE with the same top-level firewall: block). Rules are
+matched on type and value, never on their uuid. Findings:
+
+  missing     error    a policy entry has no rule
+  unexpected  error    a rule is not in the policy
+  public      error    an IP rule admits internet addresses (0.0.0.0/0 above
+                       all); a warning when the policy declares that address
+  stale       error    a rule's Droplet, app or Kubernetes cluster no longer
+                       exists (a warning for a tag that does not exist)
+  unresolved  error    a policy name matches nothing, or several things
+  duplicate   warning  a rule or policy entry appears twice
+
+JSON: {"cluster":{"id","name"},"ok","rules":[...],"findings":[{"severity",
+"kind","rule","message"}]}. ok is false when any finding is an error, and
+the exit status is then 1.
+`
+
+const auditExample = `$ oxyctl firewall audit
+$ oxyctl firewall audit --policy deploy/firewall.yaml -o json
+`
+
 // NewCmdAudit builds `firewall audit`. runF replaces the run in tests.
-func NewCmdAudit(f *cmdutil.Factory, c *common, runF func(context.Context, *auditOptions) error) *cobra.Command {
-	opts := &auditOptions{common: c}
+func NewCmdAudit(f *cmdutil.Factory, runF func(context.Context, *auditOptions) error) *cobra.Command {
+	opts := &auditOptions{clusterOptions: newClusterOptions(f)}
 	cmd := &cobra.Command{
-		Use:   "audit [--policy FILE]",
-		Short: "Compare the trusted sources with the declared policy",
-		Long: heredoc.Doc(`
-			Compare the cluster's firewall rules with the policy (the context's firewall
-			block, or --policy FILE with the same top-level firewall: block). Rules are
-			matched on type and value, never on their uuid. Findings:
-
-			  missing     error    a policy entry has no rule
-			  unexpected  error    a rule is not in the policy
-			  public      error    an IP rule admits internet addresses (0.0.0.0/0 above
-			                       all); a warning when the policy declares that address
-			  stale       error    a rule's Droplet, app or Kubernetes cluster no longer
-			                       exists (a warning for a tag that does not exist)
-			  unresolved  error    a policy name matches nothing, or several things
-			  duplicate   warning  a rule or policy entry appears twice
-
-			JSON: {"cluster":{"id","name"},"ok","rules":[...],"findings":[{"severity",
-			"kind","rule","message"}]}. ok is false when any finding is an error, and
-			the exit status is then 1.
-		`) + exitStatus,
-		Example: heredoc.Doc(`
-			$ oxyctl firewall audit
-			$ oxyctl firewall audit --policy deploy/firewall.yaml -o json
-		`),
-		Args: cmdutil.NoArgs,
+		Use:     "audit [--policy FILE]",
+		Short:   "Compare the trusted sources with the declared policy",
+		Long:    auditLong + exitStatus,
+		Example: auditExample,
+		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
 			if cmd.Flags().Changed("policy") && strings.TrimSpace(opts.PolicyFile) == "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdAudit(t *testing.T) {
@@ -31,11 +32,11 @@ func TestNewCmdAudit(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var got *auditOptions
-			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
-				return NewCmdAudit(f, c, func(_ context.Context, o *auditOptions) error { got = o; return nil })
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdAudit(f, func(_ context.Context, o *auditOptions) error { got = o; return nil })
 			}, tc.args)
 			if tc.wantErr {
-				if !isUsage(err) || got != nil {
+				if !clitest.IsUsage(err) || got != nil {
 					t.Fatalf("err = %v (run called: %v), want a UsageError", err, got != nil)
 				}
 				return
@@ -149,7 +150,7 @@ func TestAuditRun(t *testing.T) {
 				tc.setup(e)
 			}
 			// JSON
-			err := auditRun(context.Background(), &auditOptions{common: e.c, Format: output.JSON})
+			err := auditRun(context.Background(), &auditOptions{clusterOptions: e.c, Format: output.JSON})
 			if got := exitCode(err); got != tc.code {
 				t.Fatalf("exit %d (%v), want %d", got, err, tc.code)
 			}
@@ -179,7 +180,7 @@ func TestAuditRun(t *testing.T) {
 			}
 			// Text
 			e.reset()
-			err = auditRun(context.Background(), &auditOptions{common: e.c, Format: output.Text})
+			err = auditRun(context.Background(), &auditOptions{clusterOptions: e.c, Format: output.Text})
 			if got := exitCode(err); got != tc.code {
 				t.Fatalf("text: exit %d, want %d", got, tc.code)
 			}
@@ -228,7 +229,7 @@ func TestAuditRunPolicyFile(t *testing.T) {
 	e.policy = "" // the context has none: --policy is the only source
 	e.stub.AddRule(dostub.OxyClusterID, dostub.Rule{Type: "ip_addr", Value: "0.0.0.0/0", Description: "temporary debugging"})
 	p := writePolicy(t, oxyPolicy)
-	err := auditRun(context.Background(), &auditOptions{common: e.c, Format: output.Text, PolicyFile: p})
+	err := auditRun(context.Background(), &auditOptions{clusterOptions: e.c, Format: output.Text, PolicyFile: p})
 	if exitCode(err) != 1 {
 		t.Fatalf("%v", err)
 	}
@@ -252,7 +253,7 @@ func TestAuditRunPolicyFile(t *testing.T) {
 			if tc.policy != "" {
 				file = writePolicy(t, tc.policy)
 			}
-			err := auditRun(context.Background(), &auditOptions{common: e.c, Format: output.JSON, PolicyFile: file})
+			err := auditRun(context.Background(), &auditOptions{clusterOptions: e.c, Format: output.JSON, PolicyFile: file})
 			if code, kind := exitCodeKind(err); code != 2 || kind != "config" || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("%v (%d %s)", err, code, kind)
 			}
@@ -266,7 +267,7 @@ func TestAuditRunPolicyFile(t *testing.T) {
 func TestAuditRunAPIErrors(t *testing.T) {
 	e := newEnv(t)
 	e.stub.Inject(dostub.Fault{Op: "apps_list", Status: 500})
-	err := auditRun(context.Background(), &auditOptions{common: e.c, Format: output.JSON})
+	err := auditRun(context.Background(), &auditOptions{clusterOptions: e.c, Format: output.JSON})
 	if code, kind := exitCodeKind(err); code != 3 || kind != "api" || !strings.Contains(err.Error(), "list apps") {
 		t.Fatalf("%v", err)
 	}
@@ -276,7 +277,7 @@ func TestAuditRunAPIErrors(t *testing.T) {
 	// A listing cut short must not make Droplets look stale.
 	e.stub.ClearFaults()
 	e.stub.Inject(dostub.Fault{Op: "droplets_list", EmptyPage: true})
-	err = auditRun(context.Background(), &auditOptions{common: e.c, Format: output.JSON})
+	err = auditRun(context.Background(), &auditOptions{clusterOptions: e.c, Format: output.JSON})
 	if code, _ := exitCodeKind(err); code != 3 || !strings.Contains(err.Error(), "got 0 of 30") {
 		t.Fatalf("%v", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -41,8 +40,9 @@ type API interface {
 	LoadInventory(ctx context.Context, needs doapi.Needs) (*doapi.Inventory, error)
 }
 
-// common are the dependencies every verb shares.
-type common struct {
+// clusterOptions is what every firewall verb takes from the Factory. Each
+// verb's options hold their own copy, filled by newClusterOptions.
+type clusterOptions struct {
 	IO *iostreams.IOStreams
 	// Client builds the API client (no request until a method is called).
 	Client func(ctx context.Context) (API, error)
@@ -53,49 +53,51 @@ type common struct {
 	Now           func() time.Time
 }
 
+const firewallLong = `The managed Valkey cluster accepts connections only from its trusted sources:
+Droplets, App Platform apps, Kubernetes clusters, tags and IPv4 addresses.
+The policy declares which, in the context's firewall block or a --policy file:
+
+  firewall:
+    allow:
+      - droplet: oxy-api-backend   # a name or an id
+      - app: oxy-api
+      - ip: 203.0.113.7            # also: tag, k8s (by id)
+
+list shows the rules and what each resolves to, audit compares them with
+the policy, apply makes them equal in one PUT and reads them back.
+
+The token comes from DIGITALOCEAN_ACCESS_TOKEN (or DIGITALOCEAN_TOKEN) or the
+context's digitalocean.token, never from a flag. Reading needs the scopes
+database:read, droplet:read, app:read, kubernetes:read and tag:read; apply
+also needs database:update.
+`
+
+const firewallExample = `$ oxyctl firewall list
+$ oxyctl firewall audit -o json
+$ oxyctl firewall apply --dry-run
+`
+
 // NewCmdFirewall builds the `firewall` noun.
 func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
-	c := newCommon(f)
 	cmd := &cobra.Command{
 		Use:     "firewall <command>",
 		Aliases: []string{"fw"},
 		Short:   "Audit and apply the database firewall (DigitalOcean trusted sources)",
-		Long: heredoc.Doc(`
-			The managed Valkey cluster accepts connections only from its trusted sources:
-			Droplets, App Platform apps, Kubernetes clusters, tags and IPv4 addresses.
-			The policy declares which, in the context's firewall block or a --policy file:
-
-			  firewall:
-			    allow:
-			      - droplet: oxy-api-backend   # a name or an id
-			      - app: oxy-api
-			      - ip: 203.0.113.7            # also: tag, k8s (by id)
-
-			list shows the rules and what each resolves to, audit compares them with
-			the policy, apply makes them equal in one PUT and reads them back.
-
-			The token comes from DIGITALOCEAN_ACCESS_TOKEN (or DIGITALOCEAN_TOKEN) or the
-			context's digitalocean.token, never from a flag. Reading needs the scopes
-			database:read, droplet:read, app:read, kubernetes:read and tag:read; apply
-			also needs database:update.
-		`) + exitStatus,
-		Example: heredoc.Doc(`
-			$ oxyctl firewall list
-			$ oxyctl firewall audit -o json
-			$ oxyctl firewall apply --dry-run
-		`),
-		Args: cmdutil.NoArgs,
+		Long:    firewallLong + exitStatus,
+		Example: firewallExample,
+		Args:    cmdutil.NoArgs,
 	}
 	cmd.AddCommand(
-		NewCmdList(f, c, nil),
-		NewCmdAudit(f, c, nil),
-		NewCmdApply(f, c, nil),
+		NewCmdList(f, nil),
+		NewCmdAudit(f, nil),
+		NewCmdApply(f, nil),
 	)
 	return cmd
 }
 
-func newCommon(f *cmdutil.Factory) *common {
-	return &common{
+// newClusterOptions fills the options every verb shares from the Factory.
+func newClusterOptions(f *cmdutil.Factory) clusterOptions {
+	return clusterOptions{
 		IO:  f.IO,
 		Now: f.Now,
 		Client: func(ctx context.Context) (API, error) {
@@ -138,7 +140,7 @@ type state struct {
 	rules   []doapi.Rule
 }
 
-func (c *common) load(ctx context.Context) (*state, error) {
+func (c *clusterOptions) load(ctx context.Context) (*state, error) {
 	name, err := c.Cluster()
 	if err != nil {
 		return nil, err
@@ -160,7 +162,7 @@ func (c *common) load(ctx context.Context) (*state, error) {
 
 // policy reads --policy FILE, or else the context's firewall block. A
 // missing or empty policy is a ConfigError.
-func (c *common) policy(file string) (*policy.Firewall, error) {
+func (c *clusterOptions) policy(file string) (*policy.Firewall, error) {
 	var fw *policy.Firewall
 	var err error
 	if file != "" {
@@ -186,7 +188,7 @@ func (c *common) policy(file string) (*policy.Firewall, error) {
 // loadResolved reads the policy (policyFile, or the context's), the cluster's
 // rules, and the inventory both need, and resolves the policy against it:
 // what audit and apply start from.
-func (c *common) loadResolved(ctx context.Context, policyFile string) (*policy.Firewall, *state, *doapi.Inventory, []policy.Resolved, error) {
+func (c *clusterOptions) loadResolved(ctx context.Context, policyFile string) (*policy.Firewall, *state, *doapi.Inventory, []policy.Resolved, error) {
 	fw, err := c.policy(policyFile)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -213,7 +215,7 @@ func resolveAll(ctx context.Context, st *state, fw *policy.Firewall) (*doapi.Inv
 	return inv, policy.Resolve(entries, inv), nil
 }
 
-func (c *common) now() time.Time {
+func (c *clusterOptions) now() time.Time {
 	if c.Now == nil {
 		return time.Now()
 	}

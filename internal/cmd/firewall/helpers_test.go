@@ -3,45 +3,21 @@ package firewall
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/oxyhq/oxyctl/internal/apperr"
-	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/policy"
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
-
-// parseCmd runs a verb's cobra command on argv (no I/O: runF captures the
-// options) and returns its error.
-func parseCmd(t *testing.T, build func(f *cmdutil.Factory, c *common) *cobra.Command, args []string) error {
-	t.Helper()
-	ios, _, _, _ := iostreams.Test()
-	f := cmdutil.New(ios, func(string) string { return "" })
-	cmd := build(f, newCommon(f))
-	cmd.SetArgs(args)
-	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	return cmd.ExecuteContext(context.Background())
-}
-
-func isUsage(err error) bool {
-	var ue *apperr.UsageError
-	return errors.As(err, &ue)
-}
 
 func exitCode(err error) int {
 	code, _ := apperr.Classify(err)
@@ -63,7 +39,7 @@ const oxyPolicy = `firewall:
 type env struct {
 	t      *testing.T
 	stub   *dostub.Server
-	c      *common
+	c      clusterOptions
 	ios    *iostreams.IOStreams
 	in     *bytes.Buffer
 	out    *bytes.Buffer
@@ -90,9 +66,9 @@ func newEnv(t *testing.T, stubOpts ...dostub.Options) *env {
 	t.Helper()
 	e := &env{t: t, stub: dostub.Start(t, stubOpts...), logs: &logSink{}, policy: oxyPolicy}
 	e.ios, e.in, e.out, e.errOut = iostreams.Test()
-	e.c = &common{
+	e.c = clusterOptions{
 		IO:  e.ios,
-		Now: func() time.Time { return time.Date(2026, 11, 30, 14, 45, 0, 0, time.UTC) },
+		Now: clitest.FixedNow,
 		Client: func(ctx context.Context) (API, error) {
 			c, err := doapi.New(doapi.Options{
 				BaseURL: e.stub.URL, Token: e.stub.Token(), UserAgent: "oxyctl/test", Timeout: 5 * time.Second,
@@ -131,9 +107,7 @@ func (e *env) reset() {
 }
 
 func (e *env) tty(on bool) {
-	e.ios.SetStdoutTTY(on)
-	e.ios.SetStderrTTY(on)
-	e.ios.SetStdinTTY(on)
+	clitest.SetTTY(e.ios, on)
 }
 
 // writePolicy writes a policy file and returns its path.
@@ -155,7 +129,3 @@ func noErr(t *testing.T, err error) {
 }
 
 func exitCodeKind(err error) (int, string) { return apperr.Classify(err) }
-
-var ansiRe = regexp.MustCompile("\x1b\\[[0-9;]*m")
-
-func stripANSI(s string) string { return ansiRe.ReplaceAllString(s, "") }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
@@ -14,7 +13,7 @@ import (
 )
 
 type listOptions struct {
-	*common
+	clusterOptions
 	Format output.Format
 }
 
@@ -24,28 +23,30 @@ type listResult struct {
 	Rules   []policy.RuleInfo `json:"rules"`
 }
 
+const listLong = `List the cluster's firewall rules (trusted sources) with what each points at:
+a Droplet id with the Droplet's name and addresses, an app id with the app's
+name, a Kubernetes cluster id with its name, a tag with how many Droplets
+carry it, an IPv4 address or range and whether it is public. A rule whose
+Droplet, app, cluster or tag no longer exists says "not found".
+
+JSON: {"cluster":{"id","name"},"rules":[{"uuid","type","value","name","exists",
+"public","detail","description","created_at"}]}.
+`
+
+const listExample = `$ oxyctl firewall list
+$ oxyctl firewall list -o json | jq -r '.rules[] | select(.public) | .value'
+`
+
 // NewCmdList builds `firewall list`. runF replaces the run in tests.
-func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listOptions) error) *cobra.Command {
-	opts := &listOptions{common: c}
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *listOptions) error) *cobra.Command {
+	opts := &listOptions{clusterOptions: newClusterOptions(f)}
 	return &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "Show the trusted sources and what each resolves to",
-		Long: heredoc.Doc(`
-			List the cluster's firewall rules (trusted sources) with what each points at:
-			a Droplet id with the Droplet's name and addresses, an app id with the app's
-			name, a Kubernetes cluster id with its name, a tag with how many Droplets
-			carry it, an IPv4 address or range and whether it is public. A rule whose
-			Droplet, app, cluster or tag no longer exists says "not found".
-
-			JSON: {"cluster":{"id","name"},"rules":[{"uuid","type","value","name","exists",
-			"public","detail","description","created_at"}]}.
-		`) + exitStatus,
-		Example: heredoc.Doc(`
-			$ oxyctl firewall list
-			$ oxyctl firewall list -o json | jq -r '.rules[] | select(.public) | .value'
-		`),
-		Args: cmdutil.NoArgs,
+		Long:    listLong + exitStatus,
+		Example: listExample,
+		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
 			if runF != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdList(t *testing.T) {
@@ -25,11 +26,11 @@ func TestNewCmdList(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var got *listOptions
-			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
-				return NewCmdList(f, c, func(_ context.Context, o *listOptions) error { got = o; return nil })
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdList(f, func(_ context.Context, o *listOptions) error { got = o; return nil })
 			}, tc.args)
 			if tc.wantErr {
-				if !isUsage(err) || got != nil {
+				if !clitest.IsUsage(err) || got != nil {
 					t.Fatalf("err = %v (run called: %v), want a UsageError", err, got != nil)
 				}
 				return
@@ -54,7 +55,7 @@ app      91e3c6d8-eacb-5d17-8593-9a11eee3f2b0  app allo                         
 func TestListRun(t *testing.T) {
 	t.Run("text, no terminal", func(t *testing.T) {
 		e := newEnv(t)
-		noErr(t, listRun(context.Background(), &listOptions{common: e.c, Format: output.Text}))
+		noErr(t, listRun(context.Background(), &listOptions{clusterOptions: e.c, Format: output.Text}))
 		if e.out.String() != listDefault {
 			t.Fatalf("stdout:\n%s\nwant\n%s", e.out, listDefault)
 		}
@@ -80,7 +81,7 @@ func TestListRun(t *testing.T) {
 			{Type: "ip_addr", Value: "0.0.0.0/0"},
 			{Type: "ip_addr", Value: "10.110.0.0/20"},
 		})
-		noErr(t, listRun(context.Background(), &listOptions{common: e.c, Format: output.JSON}))
+		noErr(t, listRun(context.Background(), &listOptions{clusterOptions: e.c, Format: output.JSON}))
 		var res struct {
 			Cluster struct{ ID, Name string }
 			Rules   []map[string]any
@@ -122,7 +123,7 @@ func TestListRun(t *testing.T) {
 		e := newEnv(t)
 		e.tty(true)
 		e.stub.AddRule(dostub.OxyClusterID, dostub.Rule{Type: "ip_addr", Value: "203.0.113.9"})
-		noErr(t, listRun(context.Background(), &listOptions{common: e.c, Format: output.Text}))
+		noErr(t, listRun(context.Background(), &listOptions{clusterOptions: e.c, Format: output.Text}))
 		out := e.out.String()
 		if !strings.HasPrefix(out, "Firewall of db-valkey-ams3-04785 (65b50240…): 7 trusted sources, 1 public\n╭") ||
 			!strings.Contains(out, "78cd073d…") || !strings.Contains(out, "IP 203.0.113.9 (PUBLIC)") || strings.Contains(out, "\x1b[") {
@@ -143,11 +144,11 @@ func TestListRun(t *testing.T) {
 		e := newEnv(t)
 		e.ios.SetColorEnabled(true)
 		e.stub.AddRule(dostub.OxyClusterID, dostub.Rule{Type: "ip_addr", Value: "0.0.0.0/0"})
-		noErr(t, listRun(context.Background(), &listOptions{common: e.c, Format: output.Text}))
+		noErr(t, listRun(context.Background(), &listOptions{clusterOptions: e.c, Format: output.Text}))
 		if !strings.Contains(e.out.String(), "\x1b[") {
 			t.Fatal("no color")
 		}
-		plain := stripANSI(e.out.String())
+		plain := clitest.StripANSI(e.out.String())
 		if !strings.HasPrefix(plain, strings.SplitN(listDefault, "\n", 2)[0][:60]) || !strings.Contains(plain, "ip_addr  0.0.0.0/0") {
 			t.Fatalf("%s", plain)
 		}
@@ -156,13 +157,13 @@ func TestListRun(t *testing.T) {
 	t.Run("an empty firewall says it admits everyone", func(t *testing.T) {
 		e := newEnv(t)
 		e.stub.SetRules(dostub.OxyClusterID, nil)
-		noErr(t, listRun(context.Background(), &listOptions{common: e.c, Format: output.Text}))
+		noErr(t, listRun(context.Background(), &listOptions{clusterOptions: e.c, Format: output.Text}))
 		want := "Firewall of db-valkey-ams3-04785 (65b50240-6fca-5a08-b88b-5386644df3ec): 0 trusted sources\nno rules: on DigitalOcean an empty list admits every address\n"
 		if e.out.String() != want {
 			t.Fatalf("%q", e.out)
 		}
 		e.reset()
-		noErr(t, listRun(context.Background(), &listOptions{common: e.c, Format: output.JSON}))
+		noErr(t, listRun(context.Background(), &listOptions{clusterOptions: e.c, Format: output.JSON}))
 		if !strings.Contains(e.out.String(), `"rules": []`) {
 			t.Fatalf("%s", e.out)
 		}
@@ -171,13 +172,13 @@ func TestListRun(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		e := newEnv(t)
 		e.c.Cluster = func() (string, error) { return "db-nope", nil }
-		err := listRun(context.Background(), &listOptions{common: e.c, Format: output.Text})
+		err := listRun(context.Background(), &listOptions{clusterOptions: e.c, Format: output.Text})
 		if exitCode(err) != 2 || !strings.Contains(err.Error(), `no database cluster named "db-nope"`) {
 			t.Fatalf("%v", err)
 		}
 		e.c.Cluster = func() (string, error) { return dostub.OxyClusterName, nil }
 		e.stub.Inject(dostub.Fault{Op: "databases_list_firewall_rules", Status: 403})
-		err = listRun(context.Background(), &listOptions{common: e.c, Format: output.JSON})
+		err = listRun(context.Background(), &listOptions{clusterOptions: e.c, Format: output.JSON})
 		if code, kind := exitCodeKind(err); code != 3 || kind != "auth" {
 			t.Fatalf("%v (%d %s)", err, code, kind)
 		}

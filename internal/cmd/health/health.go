@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -31,14 +30,67 @@ type healthOptions struct {
 	Now       func() time.Time
 	UserAgent string
 
-	Checks   []string // as given to --check, validated
-	Strict   bool
-	Watch    bool
-	Interval time.Duration
+	CheckArgs []string // --check as given
+	Checks    []string // --check validated
+	Strict    bool
+	Watch     bool
+	Interval  time.Duration
 
 	// Build turns the settings into checks (tests replace it).
 	Build func(s *config.Settings, names []string) []probe.Check
 }
+
+const healthLong = `Run every check at once, each under its own deadline (--timeout), and print
+one row per check in a fixed order: api, valkey, pubsub, do. The run takes
+about as long as the slowest check, not the sum.
+
+  api     GET <api-url>/health: ok when HTTP 200 with status operational,
+          database connected and redis connected; redis "not configured"
+          is a warning; anything else, bad JSON or no answer fails.
+  valkey  connect and authenticate, a series of PINGs (p50 and max), INFO:
+          version, role, uptime, clients, memory against maxmemory (warns
+          above 90 %), the eviction policy (warns unless noeviction: evicting
+          rate-limit counters silently lifts limits), evicted keys, rejected
+          connections; the TLS certificate (warns under 21 days left, fails
+          once expired) and TLS version. In a cluster: every node and the
+          cluster state.
+  pubsub  API instances subscribed per Socket.IO namespace (classic: PUBSUB
+          NUMSUB <key>-request#<nsp>#; sharded: SHARDNUMSUB <key>#<nsp>#). It
+          never subscribes. Fails when there are none, warns when fewer than
+          socketio.expected_instances.
+  do      the managed cluster (--cluster) on DigitalOcean: online is ok;
+          creating, resizing, migrating or forking warn; missing or not a
+          Valkey cluster fails.
+
+A check whose settings are absent is skipped with "not configured":
+  api     needs the API URL from --api-url, OXY_API_URL or the context (the
+          built-in default https://api.oxy.so alone does not count, so a run
+          with nothing configured reaches nothing);
+  valkey  needs a Valkey URL (--redis-url, OXYCTL_REDIS_URL, REDIS_URL);
+  pubsub  needs a Valkey URL too;
+  do      needs a DigitalOcean token (DIGITALOCEAN_ACCESS_TOKEN).
+
+A check that does not finish in time fails ("timed out"): that is a finding
+(exit 1), not a tool error.
+
+--watch repeats the checks every --interval until Ctrl-C: on a terminal the
+table is redrawn in place; with -o json each round is one JSON line. Ctrl-C
+ends it with exit 0 and a summary on stderr.
+
+EXIT STATUS
+  0    every check is ok, skipped or (without --strict) a warning; --watch
+       always ends with 0 on Ctrl-C
+  1    a check failed (or timed out), or with --strict a check warned
+  2    usage or configuration error (bad flag, unknown check, bad config file)
+  3    a bug in a check (a crash), reported as a runtime error
+  130  interrupted by Ctrl-C (one-shot run)
+`
+
+const healthExample = `$ oxyctl health
+$ oxyctl health --check valkey,pubsub --strict
+$ oxyctl health -o json | jq '.checks[] | select(.status != "ok")'
+$ oxyctl health --watch --interval 10s
+`
 
 // NewCmdHealth builds `oxyctl health`. runF replaces the run in tests.
 func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions) error) *cobra.Command {
@@ -46,65 +98,14 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions)
 	opts.Build = func(s *config.Settings, names []string) []probe.Check {
 		return probe.FromSettings(s, names, probe.Env{UserAgent: opts.UserAgent, Now: opts.Now, ValkeyOptions: f.ValkeyOptions, Valkey: f.Valkey})
 	}
-	var checks []string
 	cmd := &cobra.Command{
-		Use:   "health",
-		Short: "Check the API, Valkey, the Socket.IO adapter and the managed database, concurrently",
-		Long: heredoc.Doc(`
-			Run every check at once, each under its own deadline (--timeout), and print
-			one row per check in a fixed order: api, valkey, pubsub, do. The run takes
-			about as long as the slowest check, not the sum.
-
-			  api     GET <api-url>/health: ok when HTTP 200 with status operational,
-			          database connected and redis connected; redis "not configured"
-			          is a warning; anything else, bad JSON or no answer fails.
-			  valkey  connect and authenticate, a series of PINGs (p50 and max), INFO:
-			          version, role, uptime, clients, memory against maxmemory (warns
-			          above 90 %), the eviction policy (warns unless noeviction: evicting
-			          rate-limit counters silently lifts limits), evicted keys, rejected
-			          connections; the TLS certificate (warns under 21 days left, fails
-			          once expired) and TLS version. In a cluster: every node and the
-			          cluster state.
-			  pubsub  API instances subscribed per Socket.IO namespace (classic: PUBSUB
-			          NUMSUB <key>-request#<nsp>#; sharded: SHARDNUMSUB <key>#<nsp>#). It
-			          never subscribes. Fails when there are none, warns when fewer than
-			          socketio.expected_instances.
-			  do      the managed cluster (--cluster) on DigitalOcean: online is ok;
-			          creating, resizing, migrating or forking warn; missing or not a
-			          Valkey cluster fails.
-
-			A check whose settings are absent is skipped with "not configured":
-			  api     needs the API URL from --api-url, OXY_API_URL or the context (the
-			          built-in default https://api.oxy.so alone does not count, so a run
-			          with nothing configured reaches nothing);
-			  valkey  needs a Valkey URL (--redis-url, OXYCTL_REDIS_URL, REDIS_URL);
-			  pubsub  needs a Valkey URL too;
-			  do      needs a DigitalOcean token (DIGITALOCEAN_ACCESS_TOKEN).
-
-			A check that does not finish in time fails ("timed out"): that is a finding
-			(exit 1), not a tool error.
-
-			--watch repeats the checks every --interval until Ctrl-C: on a terminal the
-			table is redrawn in place; with -o json each round is one JSON line. Ctrl-C
-			ends it with exit 0 and a summary on stderr.
-
-			EXIT STATUS
-			  0    every check is ok, skipped or (without --strict) a warning; --watch
-			       always ends with 0 on Ctrl-C
-			  1    a check failed (or timed out), or with --strict a check warned
-			  2    usage or configuration error (bad flag, unknown check, bad config file)
-			  3    a bug in a check (a crash), reported as a runtime error
-			  130  interrupted by Ctrl-C (one-shot run)
-		`),
-		Example: heredoc.Doc(`
-			$ oxyctl health
-			$ oxyctl health --check valkey,pubsub --strict
-			$ oxyctl health -o json | jq '.checks[] | select(.status != "ok")'
-			$ oxyctl health --watch --interval 10s
-		`),
-		Args: cmdutil.NoArgs,
+		Use:     "health",
+		Short:   "Check the API, Valkey, the Socket.IO adapter and the managed database, concurrently",
+		Long:    healthLong,
+		Example: healthExample,
+		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := probe.ParseNames(checks)
+			names, err := probe.ParseNames(opts.CheckArgs)
 			if err != nil {
 				return err
 			}
@@ -123,7 +124,7 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&checks, "check", nil, "checks to run, comma-separated: {api|valkey|pubsub|do} (default all)")
+	fl.StringSliceVar(&opts.CheckArgs, "check", nil, "checks to run, comma-separated: {api|valkey|pubsub|do} (default all)")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 on a warning too")
 	fl.BoolVarP(&opts.Watch, "watch", "w", false, "repeat the checks until Ctrl-C")
 	fl.DurationVar(&opts.Interval, "interval", DefaultInterval, "pause between --watch rounds")

@@ -1,7 +1,6 @@
 package health
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,12 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/probe"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdHealth(t *testing.T) {
@@ -40,19 +42,12 @@ func TestNewCmdHealth(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.argv, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			f := cmdutil.New(ios, func(string) string { return "" })
 			var got *healthOptions
-			cmd := NewCmdHealth(f, func(_ context.Context, o *healthOptions) error { got = o; return nil })
-			cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-			argv := strings.Fields(c.argv)
-			cmd.SetArgs(argv)
-			cmd.SetOut(&bytes.Buffer{})
-			cmd.SetErr(&bytes.Buffer{})
-			err := cmd.Execute()
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdHealth(f, func(_ context.Context, o *healthOptions) error { got = o; return nil })
+			}, strings.Fields(c.argv))
 			if c.usage {
-				var ue *apperr.UsageError
-				if !errors.As(err, &ue) {
+				if !clitest.IsUsage(err) {
 					t.Fatalf("err %v (%T), want UsageError", err, err)
 				}
 				return
@@ -128,7 +123,7 @@ func TestHealthRunTTYColor(t *testing.T) {
 	if !strings.Contains(out, "\x1b[") {
 		t.Fatalf("no color on a color terminal:\n%s", out)
 	}
-	plain := stripANSI(out)
+	plain := clitest.StripANSI(out)
 	for _, w := range []string{"✓ ok", "! warn", "✗ FAIL", "– skip", "not configured"} {
 		if !strings.Contains(plain, w) {
 			t.Errorf("TTY output lacks %q:\n%s", w, plain)
@@ -149,22 +144,6 @@ func TestHealthRunTTYColor(t *testing.T) {
 			t.Fatalf("rows of different widths %v:\n%s", widths, plain)
 		}
 	}
-}
-
-func stripANSI(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
-			j := i + 2
-			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-				j++
-			}
-			i = j
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 func TestHealthRunJSONAndStrict(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/app"
-	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/ratelimit"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
@@ -290,16 +290,14 @@ func TestCLIInterrupt(t *testing.T) {
 		{"limits", "list", "--pace", "200"},
 		{"limits", "reset", "--all", "--yes", "--pace", "200"},
 	} {
-		ios, _, out, errOut := iostreams.Test()
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(300*time.Millisecond, cancel)
-		start := time.Now()
-		code := app.Run(ctx, args, ios, func(k string) string { return c.env[k] })
+		r := clitest.Run(ctx, app.Run, c.env, "", args...)
 		cancel()
-		if code != 130 || out.Len() != 0 {
-			t.Errorf("%q: exit %d, stdout %q; want 130 and nothing", args, code, out)
+		if r.Code != 130 || r.Stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q; want 130 and nothing", args, r.Code, r.Stdout)
 		}
-		if d := time.Since(start); d > 5*time.Second {
+		if d := r.Elapsed; d > 5*time.Second {
 			t.Errorf("%q: took %s to stop", args, d)
 		}
 		n, err := d.client.Do(context.Background(), d.client.B().Dbsize().Build()).AsInt64()
@@ -313,7 +311,7 @@ func TestCLIInterrupt(t *testing.T) {
 		if deleted > 0 {
 			// "stopped after deleting N counters[; M more may have been deleted ...]"
 			var n, m int64
-			msg := errOut.String()
+			msg := r.Stderr
 			if i := strings.Index(msg, "stopped after deleting "); i >= 0 {
 				fmt.Sscanf(msg[i:], "stopped after deleting %d", &n)
 				if j := strings.Index(msg, "; "); j > i {

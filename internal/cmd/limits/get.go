@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
@@ -14,31 +13,32 @@ import (
 )
 
 type getOptions struct {
-	*common
+	limiterOptions
 	Format  output.Format
 	Clients []string
 }
 
+const getLong = `Show hits, remaining quota and time to reset of each client, read with one
+pipeline of GET and PTTL.
+
+A client is what the API's key generator produced: an IPv4 address, an IPv6
+subnet key (2001:db8:abcd:1200::/56) or a custom key. Given an IP address,
+oxyctl derives the key the way the limiter's express-rate-limit version does:
+8 masks IPv6 to the limiter's subnet and unmaps IPv4-mapped addresses, 7 keeps
+the address as written. Anything else is used byte for byte.
+
+JSON: {"limiter","clients":[...],"not_found":[{"query","client","key"}],
+"anomalies":[...]}. A client without a counter has no hits in the current
+window; that is not an error.
+`
+
 // NewCmdGet builds `limits get`. runF replaces the run in tests.
-func NewCmdGet(f *cmdutil.Factory, c *common, runF func(context.Context, *getOptions) error) *cobra.Command {
-	opts := &getOptions{common: c}
+func NewCmdGet(f *cmdutil.Factory, runF func(context.Context, *getOptions) error) *cobra.Command {
+	opts := &getOptions{limiterOptions: newLimiterOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "get CLIENT...",
 		Short: "Show the counters of the given clients",
-		Long: heredoc.Doc(`
-			Show hits, remaining quota and time to reset of each client, read with one
-			pipeline of GET and PTTL.
-
-			A client is what the API's key generator produced: an IPv4 address, an IPv6
-			subnet key (2001:db8:abcd:1200::/56) or a custom key. Given an IP address,
-			oxyctl derives the key the way the limiter's express-rate-limit version does:
-			8 masks IPv6 to the limiter's subnet and unmaps IPv4-mapped addresses, 7 keeps
-			the address as written. Anything else is used byte for byte.
-
-			JSON: {"limiter","clients":[...],"not_found":[{"query","client","key"}],
-			"anomalies":[...]}. A client without a counter has no hits in the current
-			window; that is not an error.
-		`) + exitStatus,
+		Long:  getLong + exitStatus,
 		Example: examples(
 			`$ oxyctl limits get 203.0.113.7`,
 			`$ oxyctl limits get 2001:db8:abcd:12ff::1 ::ffff:192.0.2.10 -o json`,
@@ -56,7 +56,8 @@ func NewCmdGet(f *cmdutil.Factory, c *common, runF func(context.Context, *getOpt
 			return getRun(cmd.Context(), opts)
 		},
 	}
-	c.bind(f, cmd)
+	opts.bindLimiter(f, cmd)
+	cmd.ValidArgsFunction = opts.completeClients
 	return cmd
 }
 

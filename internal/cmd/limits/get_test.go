@@ -10,6 +10,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdGet(t *testing.T) {
@@ -27,11 +28,11 @@ func TestNewCmdGet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *getOptions
-			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
-				return NewCmdGet(f, c, func(_ context.Context, o *getOptions) error { got = o; return nil })
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdGet(f, func(_ context.Context, o *getOptions) error { got = o; return nil })
 			}, tt.args)
 			if tt.wantErr {
-				if !isUsage(err) {
+				if !clitest.IsUsage(err) {
 					t.Fatalf("err = %v, want a UsageError", err)
 				}
 				return
@@ -140,7 +141,7 @@ warning: 1 key is not a valid counter (not counted as clients):
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, out, errOut := ttyStreams(tt.tty)
-			opts := &getOptions{common: testCommon(ios, s), Clients: args, Format: tt.format}
+			opts := &getOptions{limiterOptions: testLimiterOptions(ios, s), Clients: args, Format: tt.format}
 			if opts.Format == "" {
 				opts.Format = output.Text
 			}

@@ -5,43 +5,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
-	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/ratelimit"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
-
-func fixedNow() time.Time { return time.Date(2026, 11, 30, 14, 45, 0, 0, time.UTC) }
-
-// parseCmd runs a verb's cobra command on argv (no I/O, runF captures the
-// options) and returns its error.
-func parseCmd(t *testing.T, build func(f *cmdutil.Factory, c *common) *cobra.Command, args []string) error {
-	t.Helper()
-	ios, _, _, _ := iostreams.Test()
-	f := cmdutil.New(ios, func(string) string { return "" })
-	cmd := build(f, newCommon(f))
-	cmd.SetArgs(args)
-	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	return cmd.ExecuteContext(context.Background())
-}
-
-func isUsage(err error) bool {
-	var ue *apperr.UsageError
-	return errors.As(err, &ue)
-}
 
 // server is a real valkey-server with a store for the verbs.
 type server struct {
@@ -106,9 +83,9 @@ func (s *server) seedStandard(t *testing.T) {
 	)
 }
 
-// testCommon gives verbs a fixed limiter, the server and a fixed clock.
-func testCommon(ios *iostreams.IOStreams, s *server) *common {
-	return &common{
+// testLimiterOptions gives verbs a fixed limiter, the server and a fixed clock.
+func testLimiterOptions(ios *iostreams.IOStreams, s *server) limiterOptions {
+	return limiterOptions{
 		IO: ios,
 		Limiter: func(name string) (ratelimit.Limiter, error) {
 			if name != "" && name != "api" {
@@ -122,7 +99,7 @@ func testCommon(ios *iostreams.IOStreams, s *server) *common {
 			}
 			return s.store, nil
 		},
-		Now:           fixedNow,
+		Now:           clitest.FixedNow,
 		Timeout:       10 * time.Second,
 		ProgressAfter: time.Second,
 	}
@@ -131,9 +108,7 @@ func testCommon(ios *iostreams.IOStreams, s *server) *common {
 // ttyStreams returns test streams with every terminal answer set to tty.
 func ttyStreams(tty bool) (*iostreams.IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	ios, in, out, errOut := iostreams.Test()
-	ios.SetStdinTTY(tty)
-	ios.SetStdoutTTY(tty)
-	ios.SetStderrTTY(tty)
+	clitest.SetTTY(ios, tty)
 	ios.SetTerminalWidth(80)
 	return ios, in, out, errOut
 }

@@ -5,15 +5,11 @@ package limits
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 	"github.com/valkey-io/valkey-go"
 
@@ -43,8 +39,10 @@ type Store struct {
 	Close     func()
 }
 
-// common are the flags and dependencies every verb shares.
-type common struct {
+// limiterOptions is what every limits verb takes from the Factory, and its
+// --limiter flag. Each verb's options hold their own copy (filled by
+// newLimiterOptions): no verb sees another's flags.
+type limiterOptions struct {
 	IO *iostreams.IOStreams
 	// Limiter resolves a limiter by name ("" = the context's first one).
 	Limiter func(name string) (ratelimit.Limiter, error)
@@ -59,30 +57,30 @@ type common struct {
 	LimiterName string
 }
 
+const limitsLong = `The Oxy API counts requests per client with express-rate-limit and the
+rate-limit-redis store: one string key <prefix><client> per client, holding the
+hit count, with a millisecond expiry at the end of a fixed window. A client is
+blocked while hits > limit.
+
+Limiters come from the context's "limiters" list (default: one limiter "api",
+prefix "rl:", 150 requests per 15m, express-rate-limit 8, IPv6 /56). Choose
+another with --limiter NAME.
+
+Scans use SCAN (never KEYS) on every primary, in parallel on a cluster, and
+keep only the top N clients in memory. --pace caps the keys read per second
+from each primary, for a gentler scan of a busy production server.
+
+Keys are binary-safe: JSON shows a key that is not valid UTF-8 with U+FFFD in
+place of the bad bytes and adds "key_base64" with the exact bytes; text quotes
+such keys Go-style ("\xff"). reset --key-base64 deletes a key by its exact bytes.
+`
+
 // NewCmdLimits builds the `limits` noun.
 func NewCmdLimits(f *cmdutil.Factory) *cobra.Command {
-	c := newCommon(f)
 	cmd := &cobra.Command{
 		Use:   "limits <command>",
 		Short: "Inspect and lift rate limits (express-rate-limit counters in Valkey)",
-		Long: heredoc.Doc(`
-			The Oxy API counts requests per client with express-rate-limit and the
-			rate-limit-redis store: one string key <prefix><client> per client, holding the
-			hit count, with a millisecond expiry at the end of a fixed window. A client is
-			blocked while hits > limit.
-
-			Limiters come from the context's "limiters" list (default: one limiter "api",
-			prefix "rl:", 150 requests per 15m, express-rate-limit 8, IPv6 /56). Choose
-			another with --limiter NAME.
-
-			Scans use SCAN (never KEYS) on every primary, in parallel on a cluster, and
-			keep only the top N clients in memory. --pace caps the keys read per second
-			from each primary, for a gentler scan of a busy production server.
-
-			Keys are binary-safe: JSON shows a key that is not valid UTF-8 with U+FFFD in
-			place of the bad bytes and adds "key_base64" with the exact bytes; text quotes
-			such keys Go-style ("\xff"). reset --key-base64 deletes a key by its exact bytes.
-		`) + exitStatus,
+		Long:  limitsLong + exitStatus,
 		Example: examples(
 			`$ oxyctl limits list --blocked`,
 			`$ oxyctl limits get 203.0.113.7 2001:db8:abcd:12ff::1`,
@@ -93,16 +91,17 @@ func NewCmdLimits(f *cmdutil.Factory) *cobra.Command {
 		Args: cmdutil.NoArgs,
 	}
 	cmd.AddCommand(
-		NewCmdList(f, c, nil),
-		NewCmdGet(f, c, nil),
-		NewCmdReset(f, c, nil),
-		NewCmdStats(f, c, nil),
+		NewCmdList(f, nil),
+		NewCmdGet(f, nil),
+		NewCmdReset(f, nil),
+		NewCmdStats(f, nil),
 	)
 	return cmd
 }
 
-func newCommon(f *cmdutil.Factory) *common {
-	return &common{
+// newLimiterOptions fills the options every verb shares from the Factory.
+func newLimiterOptions(f *cmdutil.Factory) limiterOptions {
+	return limiterOptions{
 		IO:            f.IO,
 		Now:           f.Now,
 		ProgressAfter: time.Second,
@@ -146,8 +145,8 @@ func FromConfig(l config.Limiter) ratelimit.Limiter {
 	}.WithDefaults()
 }
 
-// bind adds the flags every verb has and reads the run settings.
-func (c *common) bind(f *cmdutil.Factory, cmd *cobra.Command) {
+// bindLimiter adds the --limiter flag every verb has, with its completion.
+func (c *limiterOptions) bindLimiter(f *cmdutil.Factory, cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.LimiterName, "limiter", "", "limiter from the context's limiters (default: the first, \"api\")")
 	_ = cmd.RegisterFlagCompletionFunc("limiter", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var names []string
@@ -161,7 +160,7 @@ func (c *common) bind(f *cmdutil.Factory, cmd *cobra.Command) {
 }
 
 // limiter resolves and validates the selected limiter.
-func (c *common) limiter() (ratelimit.Limiter, error) {
+func (c *limiterOptions) limiter() (ratelimit.Limiter, error) {
 	l, err := c.Limiter(c.LimiterName)
 	if err != nil {
 		return l, err
@@ -170,7 +169,7 @@ func (c *common) limiter() (ratelimit.Limiter, error) {
 }
 
 // open resolves the limiter, then connects; the caller closes the Store.
-func (c *common) open(ctx context.Context) (ratelimit.Limiter, *Store, error) {
+func (c *limiterOptions) open(ctx context.Context) (ratelimit.Limiter, *Store, error) {
 	l, err := c.limiter()
 	if err != nil {
 		return l, nil, err
@@ -180,7 +179,7 @@ func (c *common) open(ctx context.Context) (ratelimit.Limiter, *Store, error) {
 }
 
 // connect opens the store; a nil Close is made safe.
-func (c *common) connect(ctx context.Context) (*Store, error) {
+func (c *limiterOptions) connect(ctx context.Context) (*Store, error) {
 	s, err := c.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -191,7 +190,7 @@ func (c *common) connect(ctx context.Context) (*Store, error) {
 	return s, nil
 }
 
-func (c *common) now() time.Time {
+func (c *limiterOptions) now() time.Time {
 	if c.Now == nil {
 		return time.Now()
 	}
@@ -211,57 +210,9 @@ func leanGC() func() {
 	return func() { debug.SetGCPercent(old) }
 }
 
-// progress shows "scanned N keys" on stderr, only when stderr is a terminal
-// and the scan has run longer than after. It redraws at most 5 times a second.
-type progress struct {
-	w       io.Writer
-	n       atomic.Int64
-	stop    chan struct{}
-	done    sync.WaitGroup
-	drawn   atomic.Bool
-	enabled bool
-}
-
-func (c *common) startProgress(what string) *progress {
-	p := &progress{w: c.IO.ErrOut, stop: make(chan struct{}), enabled: c.IO.ShowProgress()}
-	if !p.enabled {
-		return p
-	}
-	after := c.ProgressAfter
-	p.done.Add(1)
-	go func() {
-		defer p.done.Done()
-		start := time.Now()
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-				if time.Since(start) >= after {
-					fmt.Fprintf(p.w, "\r\x1b[K%s: %d keys scanned", what, p.n.Load())
-					p.drawn.Store(true)
-				}
-			}
-		}
-	}()
-	return p
-}
-
-// report is the ratelimit.ScanOptions.Progress callback.
-func (p *progress) report(scanned int64) { p.n.Store(scanned) }
-
-// end stops the display and clears the line it drew.
-func (p *progress) end() {
-	if !p.enabled {
-		return
-	}
-	close(p.stop)
-	p.done.Wait()
-	if p.drawn.Load() {
-		fmt.Fprint(p.w, "\r\x1b[K")
-	}
+// startProgress shows on stderr how many keys a scan has read so far.
+func (c *limiterOptions) startProgress(what string) *iostreams.Progress {
+	return c.IO.StartProgress(what, "keys scanned", c.ProgressAfter)
 }
 
 // scanFlags are the flags of the verbs that scan.
@@ -281,8 +232,8 @@ func (s *scanFlags) validate() error {
 }
 
 // scanOptions builds the domain's scan options.
-func (c *common) scanOptions(s scanFlags, p *progress) ratelimit.ScanOptions {
-	return ratelimit.ScanOptions{Pace: s.Pace, Progress: p.report, Now: c.now}
+func (c *limiterOptions) scanOptions(s scanFlags, p *iostreams.Progress) ratelimit.ScanOptions {
+	return ratelimit.ScanOptions{Pace: s.Pace, Progress: p.Report, Now: c.now}
 }
 
 // printable renders a client or key for text output.

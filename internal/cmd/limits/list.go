@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -17,7 +16,7 @@ import (
 )
 
 type listOptions struct {
-	*common
+	limiterOptions
 	Format  output.Format
 	Scan    scanFlags
 	Top     int
@@ -26,35 +25,36 @@ type listOptions struct {
 	Sort    string
 }
 
+const listLong = `Scan every counter of the limiter (SCAN MATCH <prefix>*, on every primary of a
+cluster in parallel) and show the clients with the most hits.
+
+remaining is max(0, limit - hits); blocked is hits > limit; reset_in_ms is the
+counter's PTTL and resets_at is now + PTTL. Keys under the prefix that are not
+valid counters (another type, no expiry, a value that is not a non-negative
+integer, an expiry longer than the window) are listed as anomalies and never
+counted as clients.
+
+--sort hits shows the most hits first, ttl the soonest reset first, client the
+client names in byte order. --top 0 lists every client (memory then grows with
+their number; otherwise it stays flat). Progress shows on stderr when stderr is
+a terminal and the scan takes more than a second.
+
+The scan is gentle with a production server: each primary is read over a
+connection of its own with at most one SCAN (COUNT 1000, more over a slow
+link) and the MGET/PTTL of one SCAN's keys queued at a time, each command
+short; its reads leave the keys' LRU/LFU clocks alone (CLIENT NO-TOUCH), so
+eviction is not skewed. --pace caps the keys read per second from each
+primary for busy hours. A primary that restarts or fails over mid-scan ends
+the command with an error, never with a silently partial list.
+`
+
 // NewCmdList builds `limits list`. runF replaces the run in tests.
-func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listOptions) error) *cobra.Command {
-	opts := &listOptions{common: c}
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *listOptions) error) *cobra.Command {
+	opts := &listOptions{limiterOptions: newLimiterOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the clients of a limiter with hits, remaining quota and time to reset",
-		Long: heredoc.Doc(`
-			Scan every counter of the limiter (SCAN MATCH <prefix>*, on every primary of a
-			cluster in parallel) and show the clients with the most hits.
-
-			remaining is max(0, limit - hits); blocked is hits > limit; reset_in_ms is the
-			counter's PTTL and resets_at is now + PTTL. Keys under the prefix that are not
-			valid counters (another type, no expiry, a value that is not a non-negative
-			integer, an expiry longer than the window) are listed as anomalies and never
-			counted as clients.
-
-			--sort hits shows the most hits first, ttl the soonest reset first, client the
-			client names in byte order. --top 0 lists every client (memory then grows with
-			their number; otherwise it stays flat). Progress shows on stderr when stderr is
-			a terminal and the scan takes more than a second.
-
-			The scan is gentle with a production server: each primary is read over a
-			connection of its own with at most one SCAN (COUNT 1000, more over a slow
-			link) and the MGET/PTTL of one SCAN's keys queued at a time, each command
-			short; its reads leave the keys' LRU/LFU clocks alone (CLIENT NO-TOUCH), so
-			eviction is not skewed. --pace caps the keys read per second from each
-			primary for busy hours. A primary that restarts or fails over mid-scan ends
-			the command with an error, never with a silently partial list.
-		`) + exitStatus,
+		Long:  listLong + exitStatus,
 		Example: examples(
 			`$ oxyctl limits list`,
 			`$ oxyctl limits list --blocked --sort ttl`,
@@ -81,7 +81,7 @@ func NewCmdList(f *cmdutil.Factory, c *common, runF func(context.Context, *listO
 			return listRun(cmd.Context(), opts)
 		},
 	}
-	c.bind(f, cmd)
+	opts.bindLimiter(f, cmd)
 	opts.Scan.bind(cmd)
 	cmd.Flags().IntVar(&opts.Top, "top", 20, "show the first N clients in --sort order (0: all)")
 	cmd.Flags().BoolVar(&opts.Blocked, "blocked", false, "only clients over the limit")
@@ -105,7 +105,7 @@ func listRun(ctx context.Context, opts *listOptions) error {
 		BlockedOnly: opts.Blocked,
 		MinHits:     opts.MinHits,
 	})
-	p.end()
+	p.End()
 	if err != nil {
 		return err
 	}

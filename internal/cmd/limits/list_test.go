@@ -3,7 +3,6 @@ package limits
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdList(t *testing.T) {
@@ -37,11 +37,11 @@ func TestNewCmdList(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *listOptions
-			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
-				return NewCmdList(f, c, func(_ context.Context, o *listOptions) error { got = o; return nil })
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdList(f, func(_ context.Context, o *listOptions) error { got = o; return nil })
 			}, tt.args)
 			if tt.wantErr {
-				if !isUsage(err) {
+				if !clitest.IsUsage(err) {
 					t.Fatalf("err = %v, want a UsageError", err)
 				}
 				return
@@ -152,7 +152,7 @@ warning: 1 key is not a valid counter (not counted as clients):
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, out, errOut := ttyStreams(tt.tty)
 			opts := tt.opts
-			opts.common = testCommon(ios, s)
+			opts.limiterOptions = testLimiterOptions(ios, s)
 			opts.LimiterName = tt.limiter
 			opts.Format = tt.format
 			if opts.Format == "" {
@@ -187,10 +187,10 @@ func TestListProgress(t *testing.T) {
 	for _, tty := range []bool{true, false} {
 		ios, _, out, errOut := iostreams.Test()
 		ios.SetStderrTTY(tty)
-		c := testCommon(ios, s)
+		c := testLimiterOptions(ios, s)
 		c.ProgressAfter = 0
 		// 3,000 keys at 6,000 keys/s: about half a second, long enough for a redraw.
-		opts := &listOptions{common: c, Format: output.JSON, Top: 1, Sort: "hits", Scan: scanFlags{Pace: 6000}}
+		opts := &listOptions{limiterOptions: c, Format: output.JSON, Top: 1, Sort: "hits", Scan: scanFlags{Pace: 6000}}
 		if err := listRun(context.Background(), opts); err != nil {
 			t.Fatal(err)
 		}
@@ -208,22 +208,20 @@ func TestListProgress(t *testing.T) {
 	}
 }
 
-var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
-
 // TestListRunColor turns color on and checks only that the columns line up.
 func TestListRunColor(t *testing.T) {
 	s := startServer(t)
 	s.seedStandard(t)
 	ios, _, out, _ := ttyStreams(true)
 	ios.SetColorEnabled(true)
-	opts := &listOptions{common: testCommon(ios, s), Format: output.Text, Top: 20, Sort: "hits"}
+	opts := &listOptions{limiterOptions: testLimiterOptions(ios, s), Format: output.Text, Top: 20, Sort: "hits"}
 	if err := listRun(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "\x1b[") {
 		t.Fatalf("no escape codes with color on:\n%s", out)
 	}
-	plain := ansiRE.ReplaceAllString(out.String(), "")
+	plain := clitest.StripANSI(out.String())
 	checkBoxes(t, plain)
 	if !strings.Contains(plain, "│ 198.51.100.23 ") {
 		t.Errorf("table:\n%s", plain)

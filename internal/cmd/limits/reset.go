@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
@@ -17,7 +16,7 @@ import (
 )
 
 type resetOptions struct {
-	*common
+	limiterOptions
 	Format     output.Format
 	Scan       scanFlags
 	Clients    []string
@@ -32,37 +31,38 @@ type resetOptions struct {
 // through a pipe).
 const ttyKeys = 20
 
+const resetLong = `Delete counters of the limiter, as the library's own resetKey does: the next
+request of the client starts a new window at 1.
+
+Only counters are deleted: keys of the limiter's prefix that are strings. Each
+key is deleted by its exact bytes with its own UNLINK (never a pattern, never a
+multi-key command), so characters like *, ? and [ in a client are literal:
+'reset "*"' deletes the key rl:* and nothing else. A key under the prefix
+that is a hash, set, stream or list is skipped and reported.
+
+CLIENT is derived into a key as in 'limits get'. --key-base64 names a key by
+its exact bytes (as list -o json shows in key_base64); it must carry the
+limiter's prefix.
+
+--blocked deletes every counter over the limit and --all every counter of the
+limiter, exactly as one scan found them; anomalies are never deleted. A bulk
+reset first prints how many counters it will delete and a sample, on stderr,
+then asks on the terminal. With no terminal it refuses (exit 2, nothing
+deleted) unless --yes is given. With --yes nobody is asked, so counters are
+deleted while the scan runs and the count and sample follow; Ctrl-C then
+stops it and says how many were deleted. --dry-run prints the plan and
+deletes nothing.
+
+JSON: {"dry_run","deleted":[keys],"not_found":[keys],"skipped":[{"key","problem"}]}.
+`
+
 // NewCmdReset builds `limits reset`. runF replaces the run in tests.
-func NewCmdReset(f *cmdutil.Factory, c *common, runF func(context.Context, *resetOptions) error) *cobra.Command {
-	opts := &resetOptions{common: c}
+func NewCmdReset(f *cmdutil.Factory, runF func(context.Context, *resetOptions) error) *cobra.Command {
+	opts := &resetOptions{limiterOptions: newLimiterOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "reset {CLIENT... | --blocked | --all}",
 		Short: "Lift rate limits by deleting exactly the named counters",
-		Long: heredoc.Doc(`
-			Delete counters of the limiter, as the library's own resetKey does: the next
-			request of the client starts a new window at 1.
-
-			Only counters are deleted: keys of the limiter's prefix that are strings. Each
-			key is deleted by its exact bytes with its own UNLINK (never a pattern, never a
-			multi-key command), so characters like *, ? and [ in a client are literal:
-			'reset "*"' deletes the key rl:* and nothing else. A key under the prefix
-			that is a hash, set, stream or list is skipped and reported.
-
-			CLIENT is derived into a key as in 'limits get'. --key-base64 names a key by
-			its exact bytes (as list -o json shows in key_base64); it must carry the
-			limiter's prefix.
-
-			--blocked deletes every counter over the limit and --all every counter of the
-			limiter, exactly as one scan found them; anomalies are never deleted. A bulk
-			reset first prints how many counters it will delete and a sample, on stderr,
-			then asks on the terminal. With no terminal it refuses (exit 2, nothing
-			deleted) unless --yes is given. With --yes nobody is asked, so counters are
-			deleted while the scan runs and the count and sample follow; Ctrl-C then
-			stops it and says how many were deleted. --dry-run prints the plan and
-			deletes nothing.
-
-			JSON: {"dry_run","deleted":[keys],"not_found":[keys],"skipped":[{"key","problem"}]}.
-		`) + exitStatus,
+		Long:  resetLong + exitStatus,
 		Example: examples(
 			`$ oxyctl limits reset 203.0.113.7 --dry-run`,
 			`$ oxyctl limits reset 203.0.113.7 2001:db8:abcd:12ff::1`,
@@ -91,7 +91,8 @@ func NewCmdReset(f *cmdutil.Factory, c *common, runF func(context.Context, *rese
 			return resetRun(cmd.Context(), opts)
 		},
 	}
-	c.bind(f, cmd)
+	opts.bindLimiter(f, cmd)
+	cmd.ValidArgsFunction = opts.completeClients
 	opts.Scan.bind(cmd)
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Blocked, "blocked", false, "delete every counter over the limit")
@@ -155,7 +156,7 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 	if opts.Yes && !opts.DryRun {
 		// Nobody is asked, so delete while scanning; the plan is printed after.
 		sel, res, err := ratelimit.ResetBulk(ctx, st.Client, st.Primaries, l, opts.Blocked, opts.scanOptions(opts.Scan, p))
-		p.end()
+		p.End()
 		if err != nil {
 			opts.partial(res)
 			return err
@@ -165,7 +166,7 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 		return opts.print(l, res)
 	}
 	sel, err := ratelimit.SelectBulk(ctx, st.Primaries, l, opts.Blocked, opts.scanOptions(opts.Scan, p))
-	p.end()
+	p.End()
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdReset(t *testing.T) {
@@ -42,11 +43,11 @@ func TestNewCmdReset(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *resetOptions
-			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
-				return NewCmdReset(f, c, func(_ context.Context, o *resetOptions) error { got = o; return nil })
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdReset(f, func(_ context.Context, o *resetOptions) error { got = o; return nil })
 			}, tt.args)
 			if tt.wantErr {
-				if !isUsage(err) {
+				if !clitest.IsUsage(err) {
 					t.Fatalf("err = %v, want a UsageError", err)
 				}
 				if got != nil {
@@ -122,12 +123,12 @@ skipped: rl:h is not a counter (wrong_type): left alone
 		{
 			name:    "key by base64 outside the prefix",
 			opts:    resetOptions{KeysBase64: []string{"cmwyOng="}}, // rl2:x
-			wantErr: isUsage,
+			wantErr: clitest.IsUsage,
 		},
 		{
 			name:    "key by bad base64",
 			opts:    resetOptions{KeysBase64: []string{"%%%"}},
-			wantErr: isUsage,
+			wantErr: clitest.IsUsage,
 		},
 		{
 			name: "all without a terminal and without --yes refuses",
@@ -138,7 +139,7 @@ CLIENT                   HITS  REMAINING  BLOCKED  RESETS
 2001:db8:abcd:1200::/56  150   0          no       <time>
 203.0.113.7              3     147        no       <time>
 `,
-			wantErr: isUsage,
+			wantErr: clitest.IsUsage,
 		},
 		{
 			name:  "all on a terminal, declined",
@@ -154,7 +155,7 @@ CLIENT                   HITS  REMAINING  BLOCKED  RESETS
 │ 203.0.113.7             │ 3           │ 147        │ no         │ ~~~~~~~~~  │
 ╰─────────────────────────┴─────────────┴────────────┴────────────┴────────────╯
 Delete 3 counters of limiter api? [y/N]: `,
-			wantErr: isUsage,
+			wantErr: clitest.IsUsage,
 		},
 		{
 			name:  "blocked on a terminal, confirmed",
@@ -218,7 +219,7 @@ CLIENT         HITS  REMAINING  BLOCKED  RESETS
 			ios, in, out, errOut := ttyStreams(tt.tty)
 			in.WriteString(tt.stdin)
 			opts := tt.opts
-			opts.common = testCommon(ios, s)
+			opts.limiterOptions = testLimiterOptions(ios, s)
 			opts.Format = tt.format
 			if opts.Format == "" {
 				opts.Format = output.Text
@@ -249,7 +250,7 @@ func TestResetRunRefusalMessage(t *testing.T) {
 	s := startServer(t)
 	s.seedStandard(t)
 	ios, _, _, _ := ttyStreams(false)
-	err := resetRun(context.Background(), &resetOptions{common: testCommon(ios, s), All: true, Format: output.Text})
+	err := resetRun(context.Background(), &resetOptions{limiterOptions: testLimiterOptions(ios, s), All: true, Format: output.Text})
 	var ue *apperr.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--yes") || !strings.Contains(err.Error(), "nothing was deleted") {
 		t.Fatalf("err = %v", err)

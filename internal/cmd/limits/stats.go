@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
@@ -16,27 +15,28 @@ import (
 )
 
 type statsOptions struct {
-	*common
+	limiterOptions
 	Format output.Format
 	Scan   scanFlags
 }
 
+const statsLong = `Scan the limiter once and summarise it: how many clients, how many blocked,
+total hits, a histogram of hits relative to the limit (0-10%, 10-50%, 50-80%,
+80-100%, 100-200%, more), the 10 clients with the most hits, the anomalies, and
+the memory the counters use.
+
+Memory is an estimate: MEMORY USAGE of a random sample of up to 1,000 counters,
+averaged and multiplied by the number of clients. A server that refuses MEMORY
+USAGE gives a note instead of a number.
+`
+
 // NewCmdStats builds `limits stats`. runF replaces the run in tests.
-func NewCmdStats(f *cmdutil.Factory, c *common, runF func(context.Context, *statsOptions) error) *cobra.Command {
-	opts := &statsOptions{common: c}
+func NewCmdStats(f *cmdutil.Factory, runF func(context.Context, *statsOptions) error) *cobra.Command {
+	opts := &statsOptions{limiterOptions: newLimiterOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "stats",
 		Short: "Summarise a limiter: clients, blocked, hit histogram, top clients, memory",
-		Long: heredoc.Doc(`
-			Scan the limiter once and summarise it: how many clients, how many blocked,
-			total hits, a histogram of hits relative to the limit (0-10%, 10-50%, 50-80%,
-			80-100%, 100-200%, more), the 10 clients with the most hits, the anomalies, and
-			the memory the counters use.
-
-			Memory is an estimate: MEMORY USAGE of a random sample of up to 1,000 counters,
-			averaged and multiplied by the number of clients. A server that refuses MEMORY
-			USAGE gives a note instead of a number.
-		`) + exitStatus,
+		Long:  statsLong + exitStatus,
 		Example: examples(
 			`$ oxyctl limits stats`,
 			`$ oxyctl limits stats --limiter auth -o json`,
@@ -55,7 +55,7 @@ func NewCmdStats(f *cmdutil.Factory, c *common, runF func(context.Context, *stat
 			return statsRun(cmd.Context(), opts)
 		},
 	}
-	c.bind(f, cmd)
+	opts.bindLimiter(f, cmd)
 	opts.Scan.bind(cmd)
 	return cmd
 }
@@ -69,7 +69,7 @@ func statsRun(ctx context.Context, opts *statsOptions) error {
 	defer leanGC()()
 	p := opts.startProgress("scanning " + printable(l.Prefix) + "*")
 	res, err := ratelimit.Stats(ctx, st.Client, st.Primaries, l, opts.scanOptions(opts.Scan, p))
-	p.end()
+	p.End()
 	if err != nil {
 		return err
 	}

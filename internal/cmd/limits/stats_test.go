@@ -13,6 +13,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/ratelimit"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 func TestNewCmdStats(t *testing.T) {
@@ -30,11 +31,11 @@ func TestNewCmdStats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var got *statsOptions
-			err := parseCmd(t, func(f *cmdutil.Factory, c *common) *cobra.Command {
-				return NewCmdStats(f, c, func(_ context.Context, o *statsOptions) error { got = o; return nil })
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdStats(f, func(_ context.Context, o *statsOptions) error { got = o; return nil })
 			}, tt.args)
 			if tt.wantErr {
-				if !isUsage(err) {
+				if !clitest.IsUsage(err) {
 					t.Fatalf("err = %v, want a UsageError", err)
 				}
 				return
@@ -108,7 +109,7 @@ memory        ~M (estimate from 6 sampled keys)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, out, errOut := ttyStreams(tt.tty)
-			opts := &statsOptions{common: testCommon(ios, s), Format: output.Text}
+			opts := &statsOptions{limiterOptions: testLimiterOptions(ios, s), Format: output.Text}
 			if err := statsRun(context.Background(), opts); err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +128,7 @@ memory        ~M (estimate from 6 sampled keys)
 	}
 	t.Run("json", func(t *testing.T) {
 		ios, _, out, _ := ttyStreams(false)
-		opts := &statsOptions{common: testCommon(ios, s), Format: output.JSON}
+		opts := &statsOptions{limiterOptions: testLimiterOptions(ios, s), Format: output.JSON}
 		if err := statsRun(context.Background(), opts); err != nil {
 			t.Fatal(err)
 		}

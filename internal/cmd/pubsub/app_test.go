@@ -1,7 +1,6 @@
 package pubsub_test
 
 import (
-	"bytes"
 	"context"
 	"strconv"
 	"strings"
@@ -11,50 +10,15 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/app"
-	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
-// lockedBuffer is written by the command while the test reads it.
-type lockedBuffer struct {
-	ch chan struct{}
-	b  bytes.Buffer
-}
-
-func newLocked() *lockedBuffer {
-	l := &lockedBuffer{ch: make(chan struct{}, 1)}
-	l.ch <- struct{}{}
-	return l
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	<-l.ch
-	defer func() { l.ch <- struct{}{} }()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	<-l.ch
-	defer func() { l.ch <- struct{}{} }()
-	return l.b.String()
-}
-
 // run runs oxyctl through app.Run, the real entry point, with no config
 // file and only the given environment.
-func run(ctx context.Context, t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr *lockedBuffer) {
+func run(ctx context.Context, t *testing.T, env map[string]string, args ...string) clitest.Result {
 	t.Helper()
-	ios, _, _, _ := iostreams.Test()
-	stdout, stderr = newLocked(), newLocked()
-	ios.Out, ios.ErrOut = stdout, stderr
-	home := t.TempDir()
-	getenv := func(k string) string {
-		switch k {
-		case "HOME", "XDG_CONFIG_HOME":
-			return home
-		}
-		return env[k]
-	}
-	return app.Run(ctx, args, ios, getenv), stdout, stderr
+	return clitest.Run(ctx, app.Run, clitest.Env(t, env), "", args...)
 }
 
 func numpat(t *testing.T, cl valkey.Client) int64 {
@@ -91,21 +55,16 @@ func TestExitCodes(t *testing.T) {
 		{"duration", env, []string{"pubsub", "tail", "--duration", "200ms"}, 0, "stopped by --duration"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := run(ctx, t, tc.env, tc.args...)
-			if code != tc.code || !strings.Contains(stderr.String(), tc.err) {
-				t.Errorf("exit %d, want %d; stderr %q, want %q in it", code, tc.code, stderr.String(), tc.err)
+			r := run(ctx, t, tc.env, tc.args...)
+			if r.Code != tc.code || !strings.Contains(r.Stderr, tc.err) {
+				t.Errorf("exit %d, want %d; stderr %q, want %q in it", r.Code, tc.code, r.Stderr, tc.err)
 			}
 		})
 	}
 
 	// --count ends with 0 once N messages were shown.
-	done := make(chan int, 1)
-	var stdout *lockedBuffer
-	go func() {
-		code, out, _ := run(ctx, t, env, "pubsub", "tail", "--count", "2", "-o", "json")
-		stdout = out
-		done <- code
-	}()
+	done := make(chan clitest.Result, 1)
+	go func() { done <- run(ctx, t, env, "pubsub", "tail", "--count", "2", "-o", "json") }()
 	for deadline := time.Now().Add(10 * time.Second); numpat(t, cl) < 3; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the tail did not PSUBSCRIBE")
@@ -118,9 +77,9 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 	select {
-	case code := <-done:
-		if code != 0 || strings.Count(stdout.String(), `"event":"ev"`) != 2 {
-			t.Errorf("--count 2: exit %d, stdout %q", code, stdout.String())
+	case r := <-done:
+		if r.Code != 0 || strings.Count(r.Stdout, `"event":"ev"`) != 2 {
+			t.Errorf("--count 2: exit %d, stdout %q", r.Code, r.Stdout)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("--count 2 did not end")
@@ -133,12 +92,7 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	var stderr *lockedBuffer
-	go func() {
-		code, _, errOut := run(cctx, t, env, "pubsub", "tail")
-		stderr = errOut
-		done <- code
-	}()
+	go func() { done <- run(cctx, t, env, "pubsub", "tail") }()
 	for deadline := time.Now().Add(10 * time.Second); numpat(t, cl) < 3; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the tail did not PSUBSCRIBE")
@@ -150,9 +104,9 @@ func TestExitCodes(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	cancel()
 	select {
-	case code := <-done:
-		if code != 0 || !strings.Contains(stderr.String(), "tail: 1 message(s)") || !strings.Contains(stderr.String(), "by event: ev 1") {
-			t.Errorf("Ctrl-C: exit %d, stderr %q", code, stderr.String())
+	case r := <-done:
+		if r.Code != 0 || !strings.Contains(r.Stderr, "tail: 1 message(s)") || !strings.Contains(r.Stderr, "by event: ev 1") {
+			t.Errorf("Ctrl-C: exit %d, stderr %q", r.Code, r.Stderr)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Ctrl-C did not end the tail")

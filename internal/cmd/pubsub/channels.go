@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/adaptertap"
@@ -34,36 +33,37 @@ type channelsOptions struct {
 	ExpectedSet bool
 }
 
+const channelsLong = `List the Socket.IO adapter's live channels per namespace and count the API
+instances listening on each.
+
+Classic adapter: an instance is a subscriber of ` + "`<key>-request#<nsp>#`" + `
+(PUBSUB NUMSUB, the number the adapter's own serverCount() uses), and its uid
+comes from its response channel ` + "`<key>-response#<nsp>#<uid>#`" + `. Broadcast
+channels are pattern-subscribed, so their NUMSUB is always 0 and never counts.
+In a Valkey Cluster every node is asked (classic subscriptions live on the node
+each client connected to) and the counts are summed.
+
+Sharded adapter (--sharded, or socketio.sharded): SHARDNUMSUB of the main
+channel ` + "`<key>#<nsp>#`" + `, and uids from the response channels, on every shard.
+
+Each namespace is compared with the expected instance count (--expected, or
+socketio.expected_instances; unset: at least one). More subscribers than uids
+means something that is not an adapter subscribed to the request channel:
+fetchSockets() then times out in the app.
+
+EXIT STATUS
+  0  every namespace has the instances expected (warnings do not count)
+  1  a namespace has fewer instances than expected, or no adapter channel exists
+  2  usage or configuration error (no Valkey URL, bad flag)
+  3  cannot connect, TLS, authentication or timeout
+`
+
 func newCmdChannels(f *cmdutil.Factory, runF func(context.Context, *channelsOptions) error) *cobra.Command {
 	opts := &channelsOptions{IO: f.IO, Settings: f.Settings, Valkey: f.Valkey, Timeout: f.Timeout}
 	cmd := &cobra.Command{
 		Use:   "channels",
 		Short: "Show the adapter's live channels and the API instances listening",
-		Long: heredoc.Docf(`
-			List the Socket.IO adapter's live channels per namespace and count the API
-			instances listening on each.
-
-			Classic adapter: an instance is a subscriber of %[1]s<key>-request#<nsp>#%[1]s
-			(PUBSUB NUMSUB, the number the adapter's own serverCount() uses), and its uid
-			comes from its response channel %[1]s<key>-response#<nsp>#<uid>#%[1]s. Broadcast
-			channels are pattern-subscribed, so their NUMSUB is always 0 and never counts.
-			In a Valkey Cluster every node is asked (classic subscriptions live on the node
-			each client connected to) and the counts are summed.
-
-			Sharded adapter (--sharded, or socketio.sharded): SHARDNUMSUB of the main
-			channel %[1]s<key>#<nsp>#%[1]s, and uids from the response channels, on every shard.
-
-			Each namespace is compared with the expected instance count (--expected, or
-			socketio.expected_instances; unset: at least one). More subscribers than uids
-			means something that is not an adapter subscribed to the request channel:
-			fetchSockets() then times out in the app.
-
-			EXIT STATUS
-			  0  every namespace has the instances expected (warnings do not count)
-			  1  a namespace has fewer instances than expected, or no adapter channel exists
-			  2  usage or configuration error (no Valkey URL, bad flag)
-			  3  cannot connect, TLS, authentication or timeout
-		`, "`"),
+		Long:  channelsLong,
 		Example: "  $ oxyctl pubsub channels\n" +
 			"  $ oxyctl pubsub channels --expected 6 -o json\n" +
 			"  $ oxyctl pubsub channels --sharded --key socket.io",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
@@ -61,7 +62,7 @@ func waitClusterBus(t *testing.T, c *valkeytest.Cluster) {
 	want := 2 * (len(c.Nodes) - 1)
 	for _, n := range c.Nodes {
 		cl := singleClient(t, n)
-		waitFor(t, 10*time.Second, "cluster bus links of "+n.Addr, func() bool {
+		clitest.WaitFor(t, 10*time.Second, "cluster bus links of "+n.Addr, func() bool {
 			links, err := cl.Do(tctx(t), cl.B().ClusterLinks().Build()).ToArray()
 			return err == nil && len(links) >= want
 		})

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/adaptertap"
+	"github.com/spf13/cobra"
+
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
-	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
@@ -42,19 +44,12 @@ func TestNewCmdTail(t *testing.T) {
 		{"extra", nil, "takes no arguments"},
 	} {
 		t.Run(tc.argv, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			f := cmdutil.New(ios, func(string) string { return "" })
 			var got *tailOptions
-			cmd := newCmdTail(f, func(_ context.Context, o *tailOptions) error { got = o; return nil })
-			cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-			argv := strings.Fields(tc.argv)
-			cmd.SetArgs(argv)
-			cmd.SetOut(ios.ErrOut)
-			cmd.SetErr(ios.ErrOut)
-			err := cmd.Execute()
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return newCmdTail(f, func(_ context.Context, o *tailOptions) error { got = o; return nil })
+			}, strings.Fields(tc.argv))
 			if tc.wantErr != "" {
-				var ue *apperr.UsageError
-				if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.wantErr) {
+				if !clitest.IsUsage(err) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want a usage error with %q", err, tc.wantErr)
 				}
 				return
@@ -80,18 +75,12 @@ func TestNewCmdChannels(t *testing.T) {
 		{"x", nil, "takes no arguments"},
 	} {
 		t.Run(tc.argv, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			f := cmdutil.New(ios, func(string) string { return "" })
 			var got *channelsOptions
-			cmd := newCmdChannels(f, func(_ context.Context, o *channelsOptions) error { got = o; return nil })
-			argv := strings.Fields(tc.argv)
-			cmd.SetArgs(argv)
-			cmd.SetOut(ios.ErrOut)
-			cmd.SetErr(ios.ErrOut)
-			err := cmd.Execute()
+			err := clitest.ParseCmd(t, func(f *cmdutil.Factory) *cobra.Command {
+				return newCmdChannels(f, func(_ context.Context, o *channelsOptions) error { got = o; return nil })
+			}, strings.Fields(tc.argv))
 			if tc.wantErr != "" {
-				var ue *apperr.UsageError
-				if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.wantErr) {
+				if !clitest.IsUsage(err) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want a usage error with %q", err, tc.wantErr)
 				}
 				return

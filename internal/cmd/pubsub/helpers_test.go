@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oxyhq/oxyctl/internal/testutil/syncbuf"
-
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/repo"
 
 	"github.com/valkey-io/valkey-go"
@@ -24,16 +23,13 @@ import (
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
-// syncBuffer can be read while a command writes it.
-type syncBuffer = syncbuf.Buffer
-
 // fixedNow is the clock of text tests.
 var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
 
 // testIO returns streams whose stdout and stderr can be read during a run.
-func testIO() (*iostreams.IOStreams, *syncBuffer, *syncBuffer) {
+func testIO() (*iostreams.IOStreams, *clitest.Buffer, *clitest.Buffer) {
 	ios, _, _, _ := iostreams.Test()
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &clitest.Buffer{}, &clitest.Buffer{}
 	ios.Out, ios.ErrOut = out, errOut
 	return ios, out, errOut
 }
@@ -55,7 +51,7 @@ func settings(sio config.SocketIO) func() (*config.Settings, error) {
 }
 
 // newTail returns tail options against url, JSON by default.
-func newTail(url string, format output.Format) (*tailOptions, *syncBuffer, *syncBuffer) {
+func newTail(url string, format output.Format) (*tailOptions, *clitest.Buffer, *clitest.Buffer) {
 	ios, out, errOut := testIO()
 	return &tailOptions{
 		IO: ios, Settings: settings(config.SocketIO{}), Valkey: connector(url), Format: format,
@@ -142,18 +138,6 @@ func parseRecords(t *testing.T, lines []string) []record {
 func (r record) str(k string) string {
 	s, _ := r[k].(string)
 	return s
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func tctx(t *testing.T) context.Context {

@@ -16,6 +16,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/nodeapp"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
@@ -47,7 +48,7 @@ func asSlice(v any) []any { s, _ := v.([]any); return s }
 type interop struct {
 	t    *testing.T
 	app  *nodeapp.App
-	out  *syncBuffer
+	out  *clitest.Buffer
 	seen int
 }
 

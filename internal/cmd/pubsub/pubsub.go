@@ -5,24 +5,24 @@ package pubsub
 import (
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 )
 
+const pubsubLong = `The Oxy API instances talk to each other through @socket.io/redis-adapter on
+Valkey pub/sub channels named <key>#<namespace>#... (key: socketio.key in the
+config, default socket.io). 'channels' shows which instances are listening;
+'tail' decodes the traffic live without changing what the application sees.
+`
+
 // NewCmdPubsub builds `oxyctl pubsub`.
 func NewCmdPubsub(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pubsub <command>",
 		Short: "Inspect and tail the Socket.IO adapter's pub/sub traffic",
-		Long: heredoc.Doc(`
-			The Oxy API instances talk to each other through @socket.io/redis-adapter on
-			Valkey pub/sub channels named <key>#<namespace>#... (key: socketio.key in the
-			config, default socket.io). 'channels' shows which instances are listening;
-			'tail' decodes the traffic live without changing what the application sees.
-		`),
+		Long:  pubsubLong,
 		Example: "  $ oxyctl pubsub channels\n" +
 			"  $ oxyctl pubsub tail --namespace /chat --count 20",
 	}

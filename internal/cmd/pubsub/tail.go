@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
 
@@ -51,52 +50,53 @@ type tailOptions struct {
 	backoffMin, backoffMax time.Duration
 }
 
+const tailLong = `Decode the Socket.IO adapter's pub/sub traffic as it flows: namespace, event,
+arguments (binary shown by size; base64 in JSON), target rooms and excluded
+rooms, flags, the sending instance's uid, and request types by name.
+
+Tailing never changes what the application sees. Classic traffic is read with
+PSUBSCRIBE on the adapter key's patterns only (` + "`<key>#*`" + `, ` + "`<key>-request#*`" + `,
+` + "`<key>-response#*`" + `): a plain SUBSCRIBE on a request channel would raise the
+adapter's server count and make fetchSockets() time out. In a Valkey Cluster one
+connection sees every node's PUBLISH traffic.
+
+The sharded adapter (--sharded, or socketio.sharded) publishes with SPUBLISH,
+which has no pattern subscribe: tail reads it through MONITOR on every primary.
+MONITOR costs the server CPU and memory for every command it runs, so a warning
+is printed. --sharded-subscribe reads with SSUBSCRIBE instead, which does change
+what the app sees (see the flag).
+
+By default only broadcasts are shown (including acknowledged broadcasts);
+--requests adds the instances' requests and responses (fetchSockets,
+serverSideEmit, socketsJoin, ...). --namespace, --room and --event narrow the
+stream; each may be repeated. A message that cannot be decoded is always shown,
+as kind "unknown" with its raw bytes.
+
+Output: one line per message. With -o json, one JSON object per line:
+{"time","channel","kind":"broadcast|request|response|unknown|gap",...}; a binary
+argument is {"binary":"<base64>","size":N}; --raw adds the payload (hex in text,
+base64 in JSON).
+
+If the connection drops, tail reconnects with backoff, subscribes again and
+reports the gap: a notice on stderr, and in JSON a {"kind":"gap","from","to"}
+record on stdout. --timeout bounds connecting, not the stream.
+
+--count and --duration end the tail; so does Ctrl-C. Each ends with a summary
+on stderr (messages, by event) and exit status 0.
+
+EXIT STATUS
+  0  ended by --count, --duration or Ctrl-C
+  2  usage or configuration error (no Valkey URL, bad flag)
+  3  cannot connect or subscribe, TLS, authentication, timeout, or the
+     connection stayed down longer than --reconnect-timeout
+`
+
 func newCmdTail(f *cmdutil.Factory, runF func(context.Context, *tailOptions) error) *cobra.Command {
 	opts := &tailOptions{IO: f.IO, Settings: f.Settings, Valkey: f.Valkey, Timeout: f.Timeout, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "tail",
 		Short: "Decode the adapter's traffic live",
-		Long: heredoc.Docf(`
-			Decode the Socket.IO adapter's pub/sub traffic as it flows: namespace, event,
-			arguments (binary shown by size; base64 in JSON), target rooms and excluded
-			rooms, flags, the sending instance's uid, and request types by name.
-
-			Tailing never changes what the application sees. Classic traffic is read with
-			PSUBSCRIBE on the adapter key's patterns only (%[1]s<key>#*%[1]s, %[1]s<key>-request#*%[1]s,
-			%[1]s<key>-response#*%[1]s): a plain SUBSCRIBE on a request channel would raise the
-			adapter's server count and make fetchSockets() time out. In a Valkey Cluster one
-			connection sees every node's PUBLISH traffic.
-
-			The sharded adapter (--sharded, or socketio.sharded) publishes with SPUBLISH,
-			which has no pattern subscribe: tail reads it through MONITOR on every primary.
-			MONITOR costs the server CPU and memory for every command it runs, so a warning
-			is printed. --sharded-subscribe reads with SSUBSCRIBE instead, which does change
-			what the app sees (see the flag).
-
-			By default only broadcasts are shown (including acknowledged broadcasts);
-			--requests adds the instances' requests and responses (fetchSockets,
-			serverSideEmit, socketsJoin, ...). --namespace, --room and --event narrow the
-			stream; each may be repeated. A message that cannot be decoded is always shown,
-			as kind "unknown" with its raw bytes.
-
-			Output: one line per message. With -o json, one JSON object per line:
-			{"time","channel","kind":"broadcast|request|response|unknown|gap",...}; a binary
-			argument is {"binary":"<base64>","size":N}; --raw adds the payload (hex in text,
-			base64 in JSON).
-
-			If the connection drops, tail reconnects with backoff, subscribes again and
-			reports the gap: a notice on stderr, and in JSON a {"kind":"gap","from","to"}
-			record on stdout. --timeout bounds connecting, not the stream.
-
-			--count and --duration end the tail; so does Ctrl-C. Each ends with a summary
-			on stderr (messages, by event) and exit status 0.
-
-			EXIT STATUS
-			  0  ended by --count, --duration or Ctrl-C
-			  2  usage or configuration error (no Valkey URL, bad flag)
-			  3  cannot connect or subscribe, TLS, authentication, timeout, or the
-			     connection stayed down longer than --reconnect-timeout
-		`, "`"),
+		Long:  tailLong,
 		Example: "  $ oxyctl pubsub tail\n" +
 			"  $ oxyctl pubsub tail --namespace /chat --room lobby --count 20\n" +
 			"  $ oxyctl pubsub tail --event message --duration 1m -o json | jq .args\n" +

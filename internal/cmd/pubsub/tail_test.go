@@ -13,6 +13,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/output"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -60,17 +61,17 @@ func TestTailSurvivesRestart(t *testing.T) {
 			opts.Count, opts.Sharded, opts.ShardedSet = 2, tc.sharded, true
 			r := startTail(t, opts)
 			send()
-			waitFor(t, 5*time.Second, "the first message", func() bool { return len(out.Lines()) == 1 })
+			clitest.WaitFor(t, 5*time.Second, "the first message", func() bool { return len(out.Lines()) == 1 })
 
 			stopped := time.Now()
 			srv.Stop()
-			waitFor(t, 5*time.Second, "the lost-connection notice", func() bool {
+			clitest.WaitFor(t, 5*time.Second, "the lost-connection notice", func() bool {
 				return strings.Contains(errOut.String(), "lost the connection to "+srv.Addr)
 			})
 			srv.Restart(t)
 			restarted := time.Now()
 			// The tail is back once the gap record is out.
-			waitFor(t, 10*time.Second, "the gap record", func() bool { return len(out.Lines()) == 2 })
+			clitest.WaitFor(t, 10*time.Second, "the gap record", func() bool { return len(out.Lines()) == 2 })
 			send()
 			if err := r.wait(t, 10*time.Second); err != nil {
 				t.Fatalf("tail: %v", err)
@@ -181,7 +182,7 @@ func TestTailFilters(t *testing.T) {
 			}
 			// A message nobody can decode, on the last channel: never dropped.
 			publish(t, cl, "socket.io#/chat#", []byte("\x01garbage"))
-			waitFor(t, 5*time.Second, "the undecodable message", func() bool {
+			clitest.WaitFor(t, 5*time.Second, "the undecodable message", func() bool {
 				return strings.Contains(out.String(), `"kind":"unknown"`)
 			})
 			if err := r.stop(t); err != nil {
@@ -261,7 +262,7 @@ func TestTailEnds(t *testing.T) {
 			_ = cl.Do(context.Background(), cl.B().Publish().Channel(f.Channel).Message(string(f.payload)).Build()).Error()
 		}
 	}()
-	waitFor(t, 5*time.Second, "some messages", func() bool { return len(out.Lines()) > 50 })
+	clitest.WaitFor(t, 5*time.Second, "some messages", func() bool { return len(out.Lines()) > 50 })
 	err := r.stop(t)
 	close(stop)
 	<-pubDone

@@ -4,14 +4,19 @@ package root
 import (
 	"strings"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmd/configcmd"
 	"github.com/oxyhq/oxyctl/internal/cmd/version"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
+	"github.com/oxyhq/oxyctl/internal/output"
 )
+
+// cobra's run hooks of every command on the path run, not only the
+// nearest. It is a package variable of cobra: set it once, before any Run,
+// so that concurrent Runs (tests) do not race on it.
+func init() { cobra.EnableTraverseRunHooks = true }
 
 // ExitStatus is the EXIT STATUS paragraph every command's help ends with.
 const ExitStatus = `
@@ -24,31 +29,44 @@ EXIT STATUS
   3    runtime error (cannot connect, TLS, authentication, timeout, API error)
   130  interrupted by Ctrl-C (tail and --watch end with 0 instead)`
 
-// NewCmdRoot builds the root command with its global flags.
+const rootLong = `oxyctl answers, in seconds: is the deployment healthy, who is being rate
+limited and can I lift it, what is flowing between the API instances right
+now, and is the database firewall exactly what we declared?
+
+Settings come from flags, then the environment, then the active context of
+the config file ($XDG_CONFIG_HOME/oxyctl/config.yaml), then defaults.
+`
+
+const rootExample = `$ oxyctl health
+$ oxyctl limits list --blocked
+$ oxyctl limits reset 203.0.113.7 --dry-run
+$ oxyctl pubsub tail --namespace /chat --count 20
+$ oxyctl firewall audit -o json
+`
+
+// NewCmdRoot builds the whole command tree with its global flags, groups
+// and persistent hooks: the tree that app runs and the docs generator
+// documents.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "oxyctl <command>",
-		Short: "Operate the Oxy API's Valkey deployment",
-		Long: heredoc.Doc(`
-			oxyctl answers, in seconds: is the deployment healthy, who is being rate
-			limited and can I lift it, what is flowing between the API instances right
-			now, and is the database firewall exactly what we declared?
-
-			Settings come from flags, then the environment, then the active context of
-			the config file ($XDG_CONFIG_HOME/oxyctl/config.yaml), then defaults.
-		`) + ExitStatus,
-		Example: heredoc.Doc(`
-			$ oxyctl health
-			$ oxyctl limits list --blocked
-			$ oxyctl limits reset 203.0.113.7 --dry-run
-			$ oxyctl pubsub tail --namespace /chat --count 20
-			$ oxyctl firewall audit -o json
-		`),
+		Use:               "oxyctl <command>",
+		Short:             "Operate the Oxy API's Valkey deployment",
+		Long:              rootLong + ExitStatus,
+		Example:           rootExample,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 	}
 	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
+	// Runs once cobra has parsed the flags and arguments, before any command.
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		f.Started = true
+		f.IO.Verbose = f.Flags.Verbose
+		if _, err := output.ParseFormat(f.Flags.Output); err != nil {
+			return err
+		}
+		return nil
+	}
 
 	fl := f.Flags
 	pf := cmd.PersistentFlags()
@@ -74,6 +92,9 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	_ = cmd.RegisterFlagCompletionFunc("context", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return config.ContextNames(config.Path(fl, f.Getenv)), cobra.ShellCompDirectiveNoFileComp
 	})
+	_ = cmd.RegisterFlagCompletionFunc("cluster", func(c *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return completeClusters(c.Context(), f, prefix), cobra.ShellCompDirectiveNoFileComp
+	})
 
 	cmd.AddGroup(&cobra.Group{ID: "ops", Title: "Operations:"}, &cobra.Group{ID: "setup", Title: "Settings and tool:"})
 	cmd.SetHelpCommandGroupID("setup")
@@ -89,8 +110,8 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		add("ops", c)
 	}
 	cmd.InitDefaultCompletionCmd()
-	dynamicCompletions(cmd, f)
 	ensureExitStatus(cmd)
+	cmdutil.Groups(cmd)
 	return cmd
 }
 

@@ -7,14 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/oxyhq/oxyctl/internal/app"
-	"github.com/oxyhq/oxyctl/internal/iostreams"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
-// cli runs oxyctl through app.Run (the real entry point) with no terminal,
-// a private config home and the given environment.
+// cli runs oxyctl through app.Run (the real entry point, run by clitest)
+// with no terminal, a private config home and the given environment.
 type cli struct {
 	env map[string]string
 }
@@ -50,12 +49,8 @@ func (c *cli) run(t *testing.T, args ...string) (int, string, string) {
 
 func (c *cli) runIn(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	ios, in, out, errOut := iostreams.Test()
-	in.WriteString(stdin)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	code := app.Run(ctx, args, ios, func(k string) string { return c.env[k] })
-	return code, out.String(), errOut.String()
+	r := clitest.Run(context.Background(), app.Run, c.env, stdin, args...)
+	return r.Code, r.Stdout, r.Stderr
 }
 
 // mustRun fails the test unless oxyctl exits 0.

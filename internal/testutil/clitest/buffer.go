@@ -1,6 +1,4 @@
-// Package syncbuf is a bytes.Buffer that a test can read while a command
-// writes to it from another goroutine (a running tail, a --watch loop).
-package syncbuf
+package clitest
 
 import (
 	"bytes"
@@ -8,7 +6,9 @@ import (
 	"sync"
 )
 
-// Buffer is safe for one writer and concurrent readers.
+// Buffer is a bytes.Buffer that a test can read while a command writes to
+// it from another goroutine (a running tail, a --watch loop). It is safe for
+// one writer and concurrent readers.
 type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

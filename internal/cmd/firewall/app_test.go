@@ -10,14 +10,14 @@ import (
 	"testing"
 
 	"github.com/oxyhq/oxyctl/internal/app"
-	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 )
 
 // The whole binary, through app.Run, against the stand-in: exact exit codes,
 // one JSON document or a JSON error, and the token in no output, error or
 // verbose log line of any run.
-func TestEndToEnd(t *testing.T) {
+func TestThroughApp(t *testing.T) {
 	stub := dostub.Start(t)
 	token := stub.Token()
 	dir := t.TempDir()
@@ -50,20 +50,20 @@ contexts:
 
 	run := func(env map[string]string, args ...string) (int, string, string) {
 		t.Helper()
-		ios, _, out, errOut := iostreams.Test()
-		getenv := func(k string) string {
-			if v, ok := env[k]; ok {
-				return v
-			}
-			return baseEnv[k]
+		all := map[string]string{}
+		for k, v := range baseEnv {
+			all[k] = v
 		}
-		code := app.Run(context.Background(), append(args, "--verbose"), ios, getenv)
-		for _, s := range []string{out.String(), errOut.String()} {
+		for k, v := range env {
+			all[k] = v
+		}
+		r := clitest.Run(context.Background(), app.Run, all, "", append(args, "--verbose")...)
+		for _, s := range []string{r.Stdout, r.Stderr} {
 			if strings.Contains(s, token) || strings.Contains(s, "stubtoken") || strings.Contains(s, "dop_v1_wrong") {
 				t.Fatalf("oxyctl %v shows the token:\n%s", args, s)
 			}
 		}
-		return code, out.String(), errOut.String()
+		return r.Code, r.Stdout, r.Stderr
 	}
 	jsonErr := func(t *testing.T, stderr string) map[string]string {
 		t.Helper()

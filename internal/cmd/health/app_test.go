@@ -12,9 +12,9 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/app"
-	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 	"github.com/oxyhq/oxyctl/internal/standin/healthstub"
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
@@ -31,10 +31,8 @@ type result struct {
 
 func run(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
-	ios, _, stdout, stderr := iostreams.Test()
-	start := time.Now()
-	code := app.Run(context.Background(), append([]string{"health"}, args...), ios, func(k string) string { return env[k] })
-	r := result{code: code, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	res := clitest.Run(context.Background(), app.Run, env, "", append([]string{"health"}, args...)...)
+	r := result{code: res.Code, stdout: res.Stdout, stderr: res.Stderr, took: res.Elapsed}
 	t.Logf("oxyctl health %s: exit %d in %s\n%s%s", strings.Join(args, " "), r.code, r.took.Round(time.Millisecond), r.stdout, r.stderr)
 	return r
 }
