@@ -137,3 +137,32 @@ func clipReply(s string) string {
 	}
 	return s
 }
+
+// A server that says it is a cluster but lists no node in CLUSTER SLOTS
+// serves no key: health fails the valkey check, and limits list fails.
+// (Before: health said "cluster ok, 0 nodes".)
+func TestHostileClusterWithoutNodes(t *testing.T) {
+	s := hostile.Start(t, func(a []string) string {
+		switch a[0] {
+		case "INFO":
+			return hostile.Bulk("# Server\r\nredis_version:7.2.4\r\n# Cluster\r\ncluster_enabled:1\r\n")
+		case "CLUSTER":
+			if len(a) > 1 && strings.EqualFold(a[1], "SLOTS") {
+				return "*0\r\n"
+			}
+			return hostile.Bulk("cluster_state:ok\r\ncluster_slots_assigned:0\r\ncluster_known_nodes:0\r\n")
+		}
+		return ""
+	})
+	env := map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr, "OXYCTL_TIMEOUT": "2s"}
+	r := oxyctl(t, env, "health", "--check", "valkey", "-o", "json")
+	var rep struct {
+		Status string
+		Checks []struct{ Name, Status, Detail string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || rep.Status != "fail" || len(rep.Checks) != 1 ||
+		!strings.Contains(rep.Checks[0].Detail, "no node") {
+		t.Fatalf("health: exit %d, %+v (%v)\n%s", r.code, rep, err, r.stderr)
+	}
+	checkError(t, oxyctl(t, env, "limits", "list"), 3, "", false)
+}

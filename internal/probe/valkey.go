@@ -139,6 +139,11 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 	data.Cluster = conn.Cluster
 
 	servers := conn.Nodes()
+	if conn.Cluster && len(servers) == 0 {
+		// CLUSTER SLOTS lists no node: nothing serves any key.
+		f.fail("the cluster has no node serving slots (CLUSTER SLOTS is empty)")
+		return Outcome{Status: Fail, Detail: f.detail(""), Data: data}
+	}
 	nodes := make([]ValkeyNode, len(servers))
 	var wg sync.WaitGroup
 	for i, vn := range servers {
