@@ -305,3 +305,44 @@ func TestStats(t *testing.T) {
 		}
 	})
 }
+
+// A confirmed bulk reset deletes only what is still a string when it
+// deletes: a counter that became a hash, or vanished, while the prompt
+// waited is left alone or reported not found. (Before: ResetFound unlinked
+// every key the scan had found, whatever it had become.)
+func TestResetCheckedAfterThePrompt(t *testing.T) {
+	t.Parallel()
+	bothTopologies(t, func(t *testing.T, tp topo) {
+		ctx := ctxT(t)
+		l := DefaultLimiter()
+		var cmds valkey.Commands
+		for i := 0; i < 600; i++ {
+			cmds = append(cmds, setCounter(tp.client, fmt.Sprintf("rl:10.0.%d.%d", i/250, i%250), int64(i), 10*time.Minute))
+		}
+		do(t, tp.client, cmds)
+		sel, err := SelectBulk(ctx, tp.primaries, l, false, ScanOptions{Count: 100})
+		if err != nil || len(sel.Keys) != 600 {
+			t.Fatalf("selected %d, %v", len(sel.Keys), err)
+		}
+		// While the operator reads the prompt: one counter is replaced by a
+		// hash, one expires.
+		do(t, tp.client, valkey.Commands{
+			tp.client.B().Del().Key("rl:10.0.0.7").Build(),
+			tp.client.B().Hset().Key("rl:10.0.0.7").FieldValue().FieldValue("f", "1").Build(),
+			tp.client.B().Del().Key("rl:10.0.1.9").Build(),
+		})
+		before := allKeys(t, tp)
+		res, err := ResetChecked(ctx, tp.client, sel.Keys, tp.name == "cluster")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Deleted) != 598 || fmt.Sprint(res.NotFound) != "[rl:10.0.1.9]" ||
+			len(res.Skipped) != 1 || res.Skipped[0].Key != "rl:10.0.0.7" || res.Skipped[0].Problem != ProblemWrongType {
+			t.Fatalf("deleted %d, not found %q, skipped %+v", len(res.Deleted), res.NotFound, res.Skipped)
+		}
+		checkOnlyDeleted(t, before, allKeys(t, tp), res.Deleted)
+		if typ, _ := tp.client.Do(ctx, tp.client.B().Type().Key("rl:10.0.0.7").Build()).ToString(); typ != "hash" {
+			t.Fatalf("the hash is %q", typ)
+		}
+	})
+}

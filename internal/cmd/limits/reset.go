@@ -192,7 +192,13 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 			return apperr.Usagef("reset cancelled; nothing was deleted")
 		}
 	}
-	res, err := ratelimit.ResetFound(ctx, st.Client, sel.Keys, opts.DryRun)
+	var res ratelimit.ResetResult
+	if opts.DryRun {
+		res, err = ratelimit.ResetFound(ctx, st.Client, sel.Keys, true)
+	} else {
+		// The prompt may have waited: delete only what is still a string.
+		res, err = ratelimit.ResetChecked(ctx, st.Client, sel.Keys, st.Cluster)
+	}
 	if err != nil {
 		opts.partial(res)
 		return err
