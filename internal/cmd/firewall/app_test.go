@@ -95,7 +95,8 @@ contexts:
 			if !strings.Contains(out, `"ok": true`) || !strings.Contains(out, `"findings": []`) {
 				t.Fatalf("%s", out)
 			}
-			if !strings.Contains(errOut, "debug: DigitalOcean API: GET /v2/databases -> 200") {
+			// Each request's line names the host it went to.
+			if !strings.Contains(errOut, "debug: DigitalOcean API: GET "+strings.TrimPrefix(stub.URL, "http://")+"/v2/databases -> 200") {
 				t.Fatalf("verbose log missing:\n%s", errOut)
 			}
 		}},
