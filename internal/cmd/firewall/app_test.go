@@ -115,6 +115,13 @@ contexts:
 				t.Fatalf("%s\n%s", out, errOut)
 			}
 		}},
+		{name: "apply to a PostgreSQL cluster", args: []string{"firewall", "apply", "--yes", "--cluster", "db-postgresql-ams3-11234", "-o", "json"}, code: 2,
+			check: func(t *testing.T, out, errOut string) {
+				// Before: its firewall was replaced with the Valkey policy.
+				if e := jsonErr(t, errOut); e["kind"] != "config" || !strings.Contains(e["message"], "PostgreSQL") || out != "" || len(stub.Puts()) != 0 {
+					t.Fatalf("%v %q, %d PUTs", e, out, len(stub.Puts()))
+				}
+			}},
 		{name: "apply --dry-run", args: []string{"firewall", "apply", "--dry-run", "-o", "json"}, code: 0, check: func(t *testing.T, out, _ string) {
 			if !strings.Contains(out, `"dry_run": true`) || len(stub.Puts()) != 0 {
 				t.Fatalf("%s", out)

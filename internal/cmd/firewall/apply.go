@@ -104,6 +104,9 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := st.writable(); err != nil {
+		return err
+	}
 	plan, err := policy.MakePlan(fw, resolved, st.rules, inv)
 	if err != nil {
 		return err
@@ -181,7 +184,7 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 
 // writePlan prints + and - lines, with the names rules point at.
 func writePlan(w io.Writer, th *output.Theme, st *state, plan *policy.Plan) {
-	fmt.Fprintf(w, "Plan for the firewall of %s: %d rules now, %d after\n", st.cluster.Name, len(st.rules), len(plan.Final))
+	fmt.Fprintf(w, "Plan for the firewall of %s (%s): %d rules now, %d after\n", st.cluster.Name, engineName(st.cluster.Engine), len(st.rules), len(plan.Final))
 	for _, c := range plan.Add {
 		fmt.Fprintf(w, "  %s %s\n", th.OK.Render("+"), planLine(c.Rule, c.Name, "declared at "+c.Where))
 	}

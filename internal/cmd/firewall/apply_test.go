@@ -60,7 +60,7 @@ func drift(e *env) {
 	e.stub.SetRules(dostub.OxyClusterID, rules)
 }
 
-const planText = `Plan for the firewall of db-valkey-ams3-04785: 7 rules now, 6 after
+const planText = `Plan for the firewall of db-valkey-ams3-04785 (Valkey): 7 rules now, 6 after
   + app 91e3c6d8-eacb-5d17-8593-9a11eee3f2b0 (allo)  declared at config.yaml:8
   - ip_addr 0.0.0.0/0  not in the policy, description "temporary debugging"
   - droplet 549107286 (oxy-api-backend)  duplicate, description "again"
@@ -160,7 +160,7 @@ func TestApplyRun(t *testing.T) {
 	t.Run("already equal: nothing to do", func(t *testing.T) {
 		e := newEnv(t)
 		noErr(t, applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text}))
-		want := "Plan for the firewall of db-valkey-ams3-04785: 6 rules now, 6 after\n  = 6 rules kept as they are\nok nothing to do: the firewall already matches the policy\n"
+		want := "Plan for the firewall of db-valkey-ams3-04785 (Valkey): 6 rules now, 6 after\n  = 6 rules kept as they are\nok nothing to do: the firewall already matches the policy\n"
 		if e.out.String() != want || len(e.stub.Puts()) != 0 {
 			t.Fatalf("stdout:\n%s", e.out)
 		}

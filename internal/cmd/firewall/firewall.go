@@ -140,6 +140,43 @@ type state struct {
 	rules   []doapi.Rule
 }
 
+// writable refuses to write the firewall of a cluster that is not the
+// Valkey (or Redis) database oxyctl operates: a --cluster that names the
+// account's PostgreSQL cluster by mistake must not have its firewall replaced.
+func (st *state) writable() error {
+	switch st.cluster.Engine {
+	case "valkey", "redis":
+		return nil
+	}
+	return &apperr.ConfigError{
+		Err:  fmt.Errorf("refusing to change the firewall of %s: it is a %s cluster, and oxyctl writes only the firewall of a Valkey (or Redis) cluster; nothing was changed", st.cluster.Name, engineName(st.cluster.Engine)),
+		Hint: "check --cluster (env OXYCTL_CLUSTER) or the context's digitalocean.cluster",
+	}
+}
+
+// engineName is the engine as people call it.
+func engineName(slug string) string {
+	switch slug {
+	case "valkey":
+		return "Valkey"
+	case "redis":
+		return "Redis"
+	case "pg":
+		return "PostgreSQL"
+	case "mysql":
+		return "MySQL"
+	case "mongodb":
+		return "MongoDB"
+	case "kafka":
+		return "Kafka"
+	case "opensearch":
+		return "OpenSearch"
+	case "":
+		return "unknown engine"
+	}
+	return slug
+}
+
 func (c *clusterOptions) load(ctx context.Context) (*state, error) {
 	name, err := c.Cluster()
 	if err != nil {
