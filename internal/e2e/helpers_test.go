@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -149,17 +148,3 @@ func writeFile(t *testing.T, name, body string) string {
 	}
 	return p
 }
-
-func fileContainsSecret(t *testing.T, dir string) {
-	t.Helper()
-	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return nil
-		}
-		b, _ := os.ReadFile(p)
-		noSecrets(t, string(b))
-		return nil
-	})
-}
-
-var _ = fmt.Sprintf

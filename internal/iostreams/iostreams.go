@@ -23,7 +23,7 @@ type IOStreams struct {
 	ErrOut io.Writer
 
 	stdinTTY, stdoutTTY, stderrTTY bool
-	colorEnabled, colorForced      bool
+	colorEnabled                   bool
 	width                          int
 
 	// Verbose turns on Debugf.
@@ -40,7 +40,7 @@ func System() *IOStreams {
 	ios.stdinTTY = isTerminal(os.Stdin)
 	ios.stdoutTTY = isTerminal(os.Stdout)
 	ios.stderrTTY = isTerminal(os.Stderr)
-	ios.colorEnabled, ios.colorForced = decideColor(os.Getenv, ios.stdoutTTY)
+	ios.colorEnabled = decideColor(os.Getenv, ios.stdoutTTY)
 	ios.width = 80
 	if ios.stdoutTTY {
 		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 {
@@ -57,18 +57,18 @@ func System() *IOStreams {
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-func decideColor(getenv func(string) string, stdoutTTY bool) (enabled, forced bool) {
+func decideColor(getenv func(string) string, stdoutTTY bool) bool {
 	switch {
 	case getenv("NO_COLOR") != "":
-		return false, false
+		return false
 	case getenv("CLICOLOR") == "0":
-		return false, false
+		return false
 	case getenv("CLICOLOR_FORCE") != "" && getenv("CLICOLOR_FORCE") != "0":
-		return true, true
+		return true
 	case getenv("TERM") == "dumb":
-		return false, false
+		return false
 	}
-	return stdoutTTY, false
+	return stdoutTTY
 }
 
 // Test returns streams on buffers, every terminal answer false.
@@ -76,9 +76,6 @@ func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	in, out, errOut := &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
 	return &IOStreams{In: in, Out: out, ErrOut: errOut, width: 80}, in, out, errOut
 }
-
-// IsStdinTTY reports whether stdin is a terminal.
-func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
 
 // IsStdoutTTY reports whether stdout is a terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
@@ -88,9 +85,6 @@ func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
 
 // ColorEnabled reports whether output may carry color.
 func (s *IOStreams) ColorEnabled() bool { return s.colorEnabled }
-
-// ColorForced reports whether CLICOLOR_FORCE asked for color through a pipe.
-func (s *IOStreams) ColorForced() bool { return s.colorForced }
 
 // TerminalWidth is the width to fit text lines into.
 func (s *IOStreams) TerminalWidth() int { return s.width }

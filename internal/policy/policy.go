@@ -46,19 +46,6 @@ func (k Kind) APIType() string {
 	return string(k)
 }
 
-// KindOf maps an API rule type to a Kind.
-func KindOf(apiType string) (Kind, bool) {
-	if apiType == doapi.TypeIP {
-		return KindIP, true
-	}
-	for _, k := range Kinds {
-		if string(k) == apiType && k != KindIP {
-			return k, true
-		}
-	}
-	return "", false
-}
-
 // Entry is one `- kind: value` line of the allow list.
 type Entry struct {
 	Kind  Kind   `json:"kind"`

@@ -66,12 +66,6 @@ firewall:
 	if KindIP.APIType() != "ip_addr" || KindApp.APIType() != "app" {
 		t.Fatal("APIType")
 	}
-	if k, ok := KindOf("ip_addr"); !ok || k != KindIP {
-		t.Fatal("KindOf ip_addr")
-	}
-	if _, ok := KindOf("ip"); ok {
-		t.Fatal("KindOf accepts the config spelling")
-	}
 }
 
 func TestParseErrors(t *testing.T) {

@@ -83,8 +83,6 @@ func (h *topN[T]) add(x T) {
 	h.down(0)
 }
 
-func (h *topN[T]) len() int { return len(h.items) }
-
 // sorted returns the kept items in `before` order (never nil).
 func (h *topN[T]) sorted() []T {
 	out := make([]T, len(h.items))

@@ -55,13 +55,6 @@ func Register(values ...string) {
 	}
 }
 
-// Reset forgets every registered secret (for tests).
-func Reset() {
-	mu.Lock()
-	secrets = nil
-	mu.Unlock()
-}
-
 // String replaces every registered secret in s with ***.
 func String(s string) string {
 	mu.RLock()

@@ -97,18 +97,6 @@ func RequestChannel(key, nsp string) string {
 	return key + "-request#" + nsp + "#"
 }
 
-// ResponseChannel is `<key>-response#<nsp>#`, or with a uid the per-server
-// channel `<key>-response#<nsp>#<uid>#`.
-func ResponseChannel(key, nsp, uid string) string {
-	if key == "" {
-		key = DefaultKey
-	}
-	if uid == "" {
-		return key + "-response#" + nsp + "#"
-	}
-	return key + "-response#" + nsp + "#" + uid + "#"
-}
-
 // Patterns are the PSUBSCRIBE patterns that catch all classic adapter
 // traffic of a key (and the streams adapter's pub/sub part):
 // `<key>#*`, `<key>-request#*`, `<key>-response#*`, with glob characters in
@@ -170,24 +158,6 @@ func IsShardedUID(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// IsClassicUID reports whether s looks like a classic adapter uid or request
-// id: 6 characters from A-Z a-z 0-9 - _.
-func IsClassicUID(s string) bool { return len(s) == 6 && isIDAlphabet(s) }
-
-// LooksLikeSocketID reports whether s looks like a Socket.IO socket id
-// (20 characters from A-Z a-z 0-9 - _), which the adapters use as a room.
-func LooksLikeSocketID(s string) bool { return len(s) == 20 && isIDAlphabet(s) }
-
-func isIDAlphabet(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
 		}
 	}

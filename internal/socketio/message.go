@@ -193,6 +193,3 @@ func clusterKind(code int) string {
 	}
 	return KindRequest
 }
-
-// isClusterResponse reports whether the type is only sent to a response channel.
-func isClusterResponse(code int) bool { return clusterKind(code) == KindResponse }

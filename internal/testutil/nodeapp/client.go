@@ -189,24 +189,6 @@ func (a *App) UIDs(t testing.TB) UIDs {
 	return out
 }
 
-// Client is one socket.io-client socket of the harness.
-type Client struct {
-	Name      string   `json:"name"`   // a1..a4 on server A, b1..b5 on B
-	Server    string   `json:"server"` // "A" or "B"
-	Namespace string   `json:"namespace"`
-	ID        string   `json:"id"`
-	Connected bool     `json:"connected"`
-	Rooms     []string `json:"rooms"` // as the server sees them; the first is the socket id
-}
-
-// Clients lists the harness's client sockets.
-func (a *App) Clients(t testing.TB) []Client {
-	t.Helper()
-	var out []Client
-	a.GetJSON(t, "/clients", &out)
-	return out
-}
-
 // EmitRequest asks the harness to run one scenario.
 type EmitRequest struct {
 	Scenario string `json:"scenario"`

@@ -399,9 +399,6 @@ func (a *App) StoppedBy() string { return a.stopVia }
 // Stderr returns the last 64 KiB the app wrote to stderr.
 func (a *App) Stderr() string { return a.stderr.String() }
 
-// PID is the process id.
-func (a *App) PID() int { return a.cmd.Process.Pid }
-
 // redact hides the password of rawURL wherever it appears in s.
 func redact(s, rawURL string) string {
 	if i := strings.Index(rawURL, "://"); i >= 0 {
