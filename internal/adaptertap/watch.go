@@ -171,25 +171,11 @@ type source interface {
 	node() string
 }
 
-// Run reads until ctx ends (nil) or a source fails for good (a typed
-// error). Events go to out in the order each source saw them; a slow reader
-// of out slows the sources down (the server then buffers, and may drop the
-// connection, which is reported as a gap). The first connect and subscribe
-// of every source must succeed within Timeout; later drops are retried.
-func Run(ctx context.Context, cfg Config, out chan<- Event) error {
-	return run(ctx, cfg, func(ev Event) bool {
-		select {
-		case out <- ev:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	})
-}
-
-// run is Run with events handed to deliver, which returns false once the
-// reader is gone. Sources call it from their own goroutines, one at a time
-// per source.
+// run reads until ctx ends (nil) or a source fails for good (a typed
+// error), handing events to deliver (which returns false once the reader is
+// gone; sources call it from their own goroutines, in the order each saw
+// them). The first connect and subscribe of every source must succeed
+// within Timeout; later drops are retried.
 func run(ctx context.Context, cfg Config, deliver func(Event) bool) error {
 	cfg.defaults()
 	var sources []source

@@ -3,7 +3,6 @@
 package output
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -220,9 +219,3 @@ func Relative(d time.Duration) string {
 	}
 	return "in " + s
 }
-
-// Millis is a duration as whole milliseconds, for _ms fields.
-func Millis(d time.Duration) int64 { return d.Milliseconds() }
-
-// BufferedLines is a buffered writer for streams, flushed by the caller.
-func BufferedLines(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 64<<10) }

@@ -80,23 +80,6 @@ func BenchmarkDecodeAppendJSON(b *testing.B) {
 	reportRate(b, start)
 }
 
-// BenchmarkDecodeStringAppendJSON is the tail command's path: valkey-go
-// hands over the payload as a string.
-func BenchmarkDecodeStringAppendJSON(b *testing.B) {
-	p := string(benchBroadcast())
-	buf := make([]byte, 0, 1024)
-	b.SetBytes(int64(len(p)))
-	b.ReportAllocs()
-	now := time.Date(2026, 11, 30, 14, 44, 7, 198123456, time.UTC)
-	start := cpuTime()
-	for b.Loop() {
-		m := DecodeString(benchChannel, p, Options{})
-		m.Time = now
-		buf = AppendJSON(buf[:0], &m)
-	}
-	reportRate(b, start)
-}
-
 // BenchmarkFixtures decodes and encodes every captured message in turn
 // (JSON requests and responses, sharded envelopes, big fetchSockets replies).
 func BenchmarkFixtures(b *testing.B) {

@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"fmt"
-	"unsafe"
 )
 
 // Decode decodes one pub/sub message of the Socket.IO Redis adapters.
@@ -17,20 +16,7 @@ import (
 //   - broadcast-shaped + map/JSON: sharded or streams envelope
 //     `{type, data, uid, nsp}`, its kind taken from the type;
 //   - request/response + map/JSON: classic request/response body.
-func Decode(channel string, payload []byte, opts Options) Message {
-	return decode(channel, payload, "", opts)
-}
-
-// DecodeString is Decode for a payload held in a string, as valkey-go
-// delivers pub/sub messages. It saves a copy: decoded strings share the
-// payload's (immutable) memory instead of a private copy of it.
-func DecodeString(channel, payload string, opts Options) Message {
-	// A read-only view: nothing below writes to the payload.
-	return decode(channel, unsafe.Slice(unsafe.StringData(payload), len(payload)), payload, opts)
-}
-
-// decode does the work; str is payload as a string when the caller has one.
-func decode(channel string, payload []byte, str string, opts Options) (m Message) {
+func Decode(channel string, payload []byte, opts Options) (m Message) {
 	key := opts.Key
 	if key == "" {
 		key = DefaultKey
@@ -74,7 +60,7 @@ func decode(channel string, payload []byte, str string, opts Options) (m Message
 		switch {
 		case format == fmtArray:
 			m.Adapter, m.Kind = AdapterClassic, KindBroadcast
-			err = decodeClassicBroadcast(&m, &mpDecoder{src: payload, all: str})
+			err = decodeClassicBroadcast(&m, &mpDecoder{src: payload})
 		case format == fmtJSON || opts.Sharded:
 			m.Adapter = AdapterSharded
 			err = decodeEnvelope(&m, payload, format)

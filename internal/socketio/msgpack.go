@@ -51,7 +51,7 @@ func checkCount(what string, n uint32, perElem uint64, rest []byte) error {
 // is what str relies on.
 type mpDecoder struct {
 	src []byte
-	all string // src as a string: the caller's, or a copy made on first use
+	all string // src as a string: a copy made on first use
 }
 
 // str returns v, which ends where rest begins, as a substring of the copy.

@@ -252,13 +252,6 @@ func resolveAll(ctx context.Context, st *state, fw *policy.Firewall) (*doapi.Inv
 	return inv, policy.Resolve(entries, inv), nil
 }
 
-func (c *clusterOptions) now() time.Time {
-	if c.Now == nil {
-		return time.Now()
-	}
-	return c.Now()
-}
-
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun

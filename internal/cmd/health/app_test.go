@@ -182,7 +182,6 @@ func TestHealthFailureModes(t *testing.T) {
 	type tc struct {
 		name    string
 		setup   func(env map[string]string)
-		args    []string
 		check   string
 		status  string
 		detail  string

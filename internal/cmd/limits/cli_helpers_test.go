@@ -1,9 +1,7 @@
 package limits_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -61,11 +59,4 @@ func (c *cli) mustRun(t *testing.T, args ...string) []byte {
 		t.Fatalf("oxyctl %q: exit %d\nstderr: %s", args, code, errOut)
 	}
 	return []byte(out)
-}
-
-func quoted(b []byte) string {
-	if len(b) > 3000 {
-		b = append(b[:3000:3000], []byte("...")...)
-	}
-	return fmt.Sprintf("%s", bytes.TrimSpace(b))
 }

@@ -230,6 +230,9 @@ func TestInteropClassic(t *testing.T) {
 	if !res.OK {
 		t.Errorf("allRooms() while tailing: %s", res.Error)
 	}
+	if len(recs) == 0 {
+		t.Errorf("the tail showed no ALL_ROOMS record while allRooms() ran")
+	}
 
 	// serverSideEmit, plain, binary and with an ack.
 	for _, sc := range []string{"server-side-emit", "server-side-emit-binary"} {
