@@ -1,9 +1,9 @@
 // Package dospec is the repository's one copy of DigitalOcean's OpenAPI
 // description, cut down to the operations oxyctl and its stand-in use, with
-// the Apache-2.0 licence it is published under. Both files are embedded, so
-// the DigitalOcean stand-in (and the sandbox that ships it) check their
-// traffic against the same document in a test, in `make demo` and in a
-// released sandbox binary.
+// the Apache-2.0 licence it is published under beside it. The document is
+// embedded, so the DigitalOcean stand-in (and the sandbox that runs it)
+// check their traffic against the same document in a test and in
+// `make demo`.
 //
 // digitalocean-openapi-subset.yaml says at its top where it comes from (the
 // upstream repository and commit) and what was cut; digitalocean-openapi-LICENSE
@@ -12,7 +12,6 @@
 package dospec
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -21,18 +20,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-var (
-	//go:embed digitalocean-openapi-subset.yaml
-	subset []byte
-	//go:embed digitalocean-openapi-LICENSE
-	license []byte
-)
-
-// Subset returns the YAML document.
-func Subset() []byte { return bytes.Clone(subset) }
-
-// License returns the licence of the document (Apache-2.0).
-func License() []byte { return bytes.Clone(license) }
+//go:embed digitalocean-openapi-subset.yaml
+var subset []byte
 
 // Load parses the document once per process and checks that it is a valid
 // OpenAPI 3 description. The returned document is shared: treat it as
