@@ -5,6 +5,7 @@ package iostreams
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -104,16 +105,32 @@ func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stderrTTY }
 func (s *IOStreams) ShowProgress() bool { return s.stderrTTY }
 
 // Confirm asks a yes/no question on stderr and reads the answer from stdin.
-// Only "y" or "yes" is a yes.
-func (s *IOStreams) Confirm(question string) (bool, error) {
+// Only "y" or "yes" is a yes. Ctrl-C or SIGTERM while it waits (ctx ends)
+// returns ctx's error at once: the read is abandoned, not waited for.
+func (s *IOStreams) Confirm(ctx context.Context, question string) (bool, error) {
 	fmt.Fprintf(s.ErrOut, "%s [y/N]: ", question)
-	line, err := bufio.NewReader(s.In).ReadString('\n')
-	if err != nil && line == "" {
+	type answer struct {
+		line string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(s.In).ReadString('\n')
+		got <- answer{line, err}
+	}()
+	var a answer
+	select {
+	case a = <-got:
+	case <-ctx.Done():
+		fmt.Fprintln(s.ErrOut)
+		return false, ctx.Err()
+	}
+	if a.err != nil && a.line == "" {
 		fmt.Fprintln(s.ErrOut)
 		return false, nil
 	}
-	a := strings.ToLower(strings.TrimSpace(line))
-	return a == "y" || a == "yes", nil
+	yes := strings.ToLower(strings.TrimSpace(a.line))
+	return yes == "y" || yes == "yes", nil
 }
 
 // Warnf writes a warning line to stderr.

@@ -152,7 +152,7 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 		if !ios.CanPrompt() {
 			return &apperr.UsageError{Err: errors.New("refusing to change the firewall without confirmation: there is no terminal to ask on; nothing was changed (pass --yes to go ahead, or --dry-run to only look)")}
 		}
-		ok, err := ios.Confirm(fmt.Sprintf("Replace the firewall of %s with these %s?", st.cluster.Name, plural(len(plan.Final), "rule")))
+		ok, err := ios.Confirm(ctx, fmt.Sprintf("Replace the firewall of %s with these %s?", st.cluster.Name, plural(len(plan.Final), "rule")))
 		if err != nil {
 			return err
 		}

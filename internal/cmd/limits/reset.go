@@ -184,7 +184,7 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 		if !ios.CanPrompt() {
 			return &apperr.UsageError{Err: fmt.Errorf("refusing to delete %s without confirmation: there is no terminal to ask on; nothing was deleted (pass --yes to go ahead, or --dry-run to only look)", plural(n, "counter"))}
 		}
-		ok, err := ios.Confirm(fmt.Sprintf("Delete %s of limiter %s?", plural(n, "counter"), l.Name))
+		ok, err := ios.Confirm(ctx, fmt.Sprintf("Delete %s of limiter %s?", plural(n, "counter"), l.Name))
 		if err != nil {
 			return err
 		}
