@@ -82,7 +82,11 @@ func report(ios *iostreams.IOStreams, f *cmdutil.Factory, err error) int {
 		return code
 	}
 	if f.Format() == output.JSON {
-		e := map[string]any{"kind": kind, "message": msg}
+		e := map[string]any{}
+		for k, v := range apperr.FieldsOf(err) {
+			e[k] = v
+		}
+		e["kind"], e["message"] = kind, msg
 		if hint != "" {
 			e["hint"] = hint
 		}

@@ -119,3 +119,31 @@ func HintOf(err error) string {
 	}
 	return ""
 }
+
+// withFields carries facts about a failure for the JSON error object, such
+// as how much of a bulk change was done before it stopped.
+type withFields struct {
+	err    error
+	fields map[string]any
+}
+
+func (e *withFields) Error() string { return e.err.Error() }
+func (e *withFields) Unwrap() error { return e.err }
+
+// WithFields adds fields to err's JSON error object ({"error":{"kind",
+// "message", ...fields}}); its text, code and kind stay err's.
+func WithFields(err error, fields map[string]any) error {
+	if err == nil {
+		return nil
+	}
+	return &withFields{err: err, fields: fields}
+}
+
+// FieldsOf returns the fields added by WithFields (nil when none).
+func FieldsOf(err error) map[string]any {
+	var w *withFields
+	if errors.As(err, &w) {
+		return w.fields
+	}
+	return nil
+}

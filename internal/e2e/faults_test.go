@@ -258,6 +258,16 @@ func checkResetOutcome(t *testing.T, c valkey.Client, r result, targets []string
 		if len(gone) < reported || len(gone) > reported+unknown {
 			t.Fatalf("the report says %d deleted (%d unknown) but %d targets are gone\nstderr: %s", reported, unknown, len(gone), r.stderr)
 		}
+		// The JSON error carries the same counts. (Before: only the text
+		// warning had them.)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		var e struct {
+			Error struct{ Deleted, Unknown *int }
+		}
+		_ = json.Unmarshal([]byte(lines[len(lines)-1]), &e)
+		if reported+unknown > 0 && (e.Error.Deleted == nil || e.Error.Unknown == nil || *e.Error.Deleted != reported || *e.Error.Unknown != unknown) {
+			t.Fatalf("the JSON error lacks deleted=%d unknown=%d: %s", reported, unknown, lines[len(lines)-1])
+		}
 		_, msg := jsonError(r)
 		return fmt.Sprintf("error after %d of %d deletions (%d reported, %d unknown): %s", len(gone), len(targets), reported, unknown, msg)
 	}

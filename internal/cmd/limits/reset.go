@@ -134,8 +134,7 @@ func resetRun(ctx context.Context, opts *resetOptions) error {
 	}
 	res, err := ratelimit.Reset(ctx, st.Client, l, keys, opts.DryRun)
 	if err != nil {
-		opts.partial(res)
-		return err
+		return opts.partial(res, err)
 	}
 	return opts.print(l, res)
 }
@@ -158,8 +157,7 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 		sel, res, err := ratelimit.ResetBulk(ctx, st.Client, st.Primaries, l, opts.Blocked, opts.scanOptions(opts.Scan, p))
 		p.End()
 		if err != nil {
-			opts.partial(res)
-			return err
+			return opts.partial(res, err)
 		}
 		fmt.Fprintf(ios.ErrOut, "%s: %d keys scanned; %s: %d found\n", describe(l), sel.ScannedKeys, what, len(sel.Keys))
 		opts.writeSample(sel)
@@ -200,8 +198,7 @@ func bulkReset(ctx context.Context, opts *resetOptions, l ratelimit.Limiter) err
 		res, err = ratelimit.ResetChecked(ctx, st.Client, sel.Keys, st.Cluster)
 	}
 	if err != nil {
-		opts.partial(res)
-		return err
+		return opts.partial(res, err)
 	}
 	return opts.print(l, res)
 }
@@ -224,15 +221,18 @@ func (opts *resetOptions) writeSample(sel ratelimit.Selection) {
 
 // partial tells stderr what an interrupted reset had already deleted, and
 // how many deletes were sent without an answer (each may have happened).
-func (opts *resetOptions) partial(res ratelimit.ResetResult) {
+// partial says what an interrupted or failed reset did before it stopped:
+// a warning in text, and "deleted" and "unknown" counts in the JSON error.
+func (opts *resetOptions) partial(res ratelimit.ResetResult, err error) error {
 	if res.DryRun || len(res.Deleted)+len(res.Unknown) == 0 {
-		return
+		return err
 	}
 	msg := "stopped after deleting " + plural(len(res.Deleted), "counter")
 	if len(res.Unknown) > 0 {
 		msg += fmt.Sprintf("; %d more may have been deleted (their answers were lost with the connection): run 'oxyctl limits list' to see what is left", len(res.Unknown))
 	}
 	opts.IO.Warnf("%s", msg)
+	return apperr.WithFields(err, map[string]any{"deleted": len(res.Deleted), "unknown": len(res.Unknown)})
 }
 
 func (opts *resetOptions) print(l ratelimit.Limiter, res ratelimit.ResetResult) error {
