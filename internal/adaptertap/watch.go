@@ -291,13 +291,19 @@ func runSource(ctx context.Context, cfg *Config, s source, deliver func(Event) b
 			lostAt, lostErr = now, serr
 			deliver(Event{Kind: EventLost, Time: now, Node: s.node(), Err: serr})
 		}
-		if cfg.ReconnectTimeout > 0 && now.Sub(lostAt) >= cfg.ReconnectTimeout {
-			return apperr.Runtime(apperr.KindConnect,
-				fmt.Errorf("lost the connection to %s at %s and could not reconnect within %s: %v", s.node(), lostAt.UTC().Format(time.RFC3339), cfg.ReconnectTimeout, typed),
-				"check the server; --reconnect-timeout sets how long tail keeps trying")
+		wait := backoff(cfg.BackoffMin, cfg.BackoffMax, attempt+1)
+		if cfg.ReconnectTimeout > 0 {
+			left := cfg.ReconnectTimeout - now.Sub(lostAt)
+			if left <= 0 {
+				return apperr.Runtime(apperr.KindConnect,
+					fmt.Errorf("lost the connection to %s at %s and could not reconnect within %s: %v", s.node(), lostAt.UTC().Format(time.RFC3339), cfg.ReconnectTimeout, typed),
+					"check the server; --reconnect-timeout sets how long tail keeps trying")
+			}
+			// The last attempt comes at the deadline, not a backoff past it.
+			wait = min(wait, left)
 		}
 		attempt++
-		if !sleep(ctx, backoff(cfg.BackoffMin, cfg.BackoffMax, attempt)) {
+		if !sleep(ctx, wait) {
 			return nil
 		}
 	}

@@ -100,6 +100,7 @@ func TestBadInput(t *testing.T) {
 		{name: "tail bad --duration", args: []string{"pubsub", "tail", "--duration", "forever"}, code: 2, kind: "usage"},
 		{name: "health unknown check", args: []string{"health", "--check", "disk"}, code: 2, kind: "usage"},
 		{name: "health bad --interval", args: []string{"health", "--watch", "--interval", "fast"}, code: 2, kind: "usage"},
+		{name: "health --interval below 1s", args: []string{"health", "--watch", "--interval", "10ms"}, code: 2, kind: "usage"},
 		{name: "firewall extra arg", args: []string{"firewall", "list", "extra"}, code: 2, kind: "usage"},
 		{name: "version extra arg", args: []string{"version", "x"}, code: 2, kind: "usage"},
 		// config files

@@ -397,7 +397,7 @@ func faultHealthWatch(t *testing.T) {
 	srv := valkeytest.Start(t, valkeytest.Options{TLS: true, Password: password})
 	env := map[string]string{"OXYCTL_REDIS_URL": srv.URL, "OXYCTL_REDIS_CA": srv.CAFile}
 	base := baseGoroutines()
-	r := startOxyctl(t, env, "-o", "json", "--timeout", "2s", "health", "--check", "valkey", "--watch", "--interval", "200ms")
+	r := startOxyctl(t, env, "-o", "json", "--timeout", "2s", "health", "--check", "valkey", "--watch", "--interval", "1s")
 
 	type round struct {
 		Kind   string `json:"kind"`

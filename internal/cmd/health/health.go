@@ -20,8 +20,13 @@ import (
 	"github.com/oxyhq/oxyctl/internal/redact"
 )
 
-// DefaultInterval is the pause between --watch rounds.
-const DefaultInterval = 5 * time.Second
+// DefaultInterval is the pause between --watch rounds; MinInterval the
+// shortest allowed (a shorter one ran hundreds of rounds a second against
+// production).
+const (
+	DefaultInterval = 5 * time.Second
+	MinInterval     = time.Second
+)
 
 type healthOptions struct {
 	IO        *iostreams.IOStreams
@@ -113,8 +118,8 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions)
 			if cmd.Flags().Changed("interval") && !opts.Watch {
 				return apperr.Usagef("--interval only makes sense with --watch")
 			}
-			if opts.Interval <= 0 {
-				return apperr.Usagef("--interval must be positive, got %s", opts.Interval)
+			if opts.Interval < MinInterval {
+				return apperr.Usagef("--interval must be at least %s, got %s (each round runs every probe)", MinInterval, opts.Interval)
 			}
 			opts.Format = f.Format()
 			if runF != nil {

@@ -126,6 +126,25 @@ func TestTailGivesUp(t *testing.T) {
 	}
 }
 
+// TestTailGivesUpOnTime: the last reconnect attempt comes at the deadline,
+// not a backoff past it. (Before: --reconnect-timeout 3s gave up after 5.5s.)
+func TestTailGivesUpOnTime(t *testing.T) {
+	srv := valkeytest.Start(t, valkeytest.Options{})
+	opts, _, _ := newTail(srv.URL, output.JSON)
+	opts.ReconnectTimeout = 1500 * time.Millisecond
+	opts.backoffMin, opts.backoffMax = time.Second, 5*time.Second
+	r := startTail(t, opts)
+	srv.Stop()
+	stopped := time.Now()
+	err := r.wait(t, 10*time.Second)
+	if took := time.Since(stopped); took < 1400*time.Millisecond || took > 2500*time.Millisecond {
+		t.Fatalf("gave up %s after the server stopped, want about 1.5s (err %v)", took.Round(time.Millisecond), err)
+	}
+	if code, kind := apperr.Classify(err); code != apperr.ExitRuntime || kind != apperr.KindConnect {
+		t.Fatalf("err = %v, want a connect error", err)
+	}
+}
+
 // TestTailConnectFails: no server at all is a connect error before any
 // summary, within --timeout.
 func TestTailConnectFails(t *testing.T) {
