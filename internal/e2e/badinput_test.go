@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +62,11 @@ func TestBadInput(t *testing.T) {
 	policy := writeFile(t, "policy.yaml", goodPolicy)
 	notADir := t.TempDir()
 	emptyCA := writeFile(t, "empty.pem", "not a certificate\n")
+	// A named pipe nobody writes to: reading it used to hang forever.
+	fifo := notADir + "/fifo"
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfgBadYAML := writeFile(t, "c1.yaml", "contexts: [\n")
 	cfgUnknown := writeFile(t, "c2.yaml", "current_context: p\ncontexts:\n  p:\n    redis:\n      uri: redis://x\n")
 	cfgWrongType := writeFile(t, "c3.yaml", "current_context: p\ncontexts:\n  p:\n    limiters:\n      - name: api\n        limit: many\n")
@@ -131,6 +137,10 @@ func TestBadInput(t *testing.T) {
 		{name: "wrong CA", args: []string{"limits", "list"}, env: with("OXYCTL_REDIS_CA", otherCA.CAFile), code: 3, kind: "tls"},
 		{name: "no CA", args: []string{"pubsub", "channels"}, env: with("OXYCTL_REDIS_CA", ""), code: 3, kind: "tls"},
 		{name: "CA file unreadable", args: []string{"limits", "list"}, env: with("OXYCTL_REDIS_CA", notADir+"/ca.pem"), code: 2, kind: "config"},
+		{name: "CA file is a FIFO", args: []string{"limits", "list"}, env: with("OXYCTL_REDIS_CA", fifo), code: 2, kind: "config", max: time.Second},
+		{name: "CA file is /dev/zero", args: []string{"limits", "list"}, env: with("OXYCTL_REDIS_CA", "/dev/zero"), code: 2, kind: "config", max: time.Second},
+		{name: "policy is a FIFO", args: []string{"firewall", "audit", "--policy", fifo}, code: 2, kind: "config", max: time.Second},
+		{name: "policy is /dev/zero", args: []string{"firewall", "audit", "--policy", "/dev/zero"}, code: 2, kind: "config", max: time.Second},
 		{name: "CA file not PEM", args: []string{"limits", "list"}, env: with("OXYCTL_REDIS_CA", emptyCA), code: 2, kind: "config"},
 		{name: "name mismatch", args: []string{"limits", "stats"}, env: with("OXYCTL_REDIS_URL", "rediss://default:"+password+"@"+mismatch.Addr, "OXYCTL_REDIS_CA", mismatch.CAFile), code: 3, kind: "tls"},
 		{name: "TLS to plaintext port", args: []string{"--timeout", "2s", "limits", "list"}, env: url("rediss://default:" + password + "@" + plain.Addr), code: 3, kind: "tls", max: 3 * time.Second},

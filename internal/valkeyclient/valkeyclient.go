@@ -15,7 +15,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/redact"
+	"github.com/oxyhq/oxyctl/internal/userfile"
 )
 
 // Options are the connection settings.
@@ -53,6 +53,9 @@ func (c *Conn) Close() { c.Client.Close() }
 
 // Redacted is the URL with its password masked.
 func (c *Conn) Redacted() string { return redact.URL(c.opts.URL) }
+
+// maxCAFile bounds a CA bundle: the system's whole bundle is about 200 KiB.
+const maxCAFile = 4 << 20
 
 // DefaultTimeout bounds a step when Options.Timeout is zero.
 const DefaultTimeout = 10 * time.Second
@@ -104,9 +107,9 @@ func TLSConfig(o Options, host string) (*tls.Config, error) {
 		cfg.InsecureSkipVerify = true
 	}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pem, err := userfile.Read(o.CAFile, maxCAFile)
 		if err != nil {
-			return nil, &apperr.ConfigError{Err: fmt.Errorf("cannot read CA file: %v", err), Hint: "check --redis-ca / OXYCTL_REDIS_CA"}
+			return nil, &apperr.ConfigError{Err: fmt.Errorf("cannot read CA file %s: %v", o.CAFile, err), Hint: "check --redis-ca / OXYCTL_REDIS_CA"}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
