@@ -29,15 +29,26 @@ import (
 // so that concurrent Runs (tests) do not race on it.
 func init() { cobra.EnableTraverseRunHooks = true }
 
-// Main runs oxyctl with the process's arguments and streams.
+// Main runs oxyctl with the process's arguments and streams. SIGINT and
+// SIGTERM cancel the run's context, but only once a command that does work
+// starts: --help, version and completion exit before any signal handling is
+// set up (signal.Notify costs a goroutine and an OS thread at start).
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return Run(ctx, os.Args[1:], iostreams.System(), os.Getenv)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := &signals{cancel: cancel}
+	defer sig.stop()
+	return execute(ctx, os.Args[1:], iostreams.System(), os.Getenv, sig.start)
 }
 
 // Run runs oxyctl with args and returns the exit code. Tests call it directly.
-func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv config.Getenv) (code int) {
+func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv config.Getenv) int {
+	return execute(ctx, args, ios, getenv, nil)
+}
+
+// execute is Run; onStart, when set, is called as a command that does work
+// starts (after flags are parsed, before its run hooks).
+func execute(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv config.Getenv, onStart func()) (code int) {
 	f := cmdutil.New(ios, getenv)
 	cmd := root.NewCmdRoot(f)
 	cmdutil.Groups(cmd)
@@ -47,11 +58,29 @@ func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv co
 	cmd.SetErr(ios.ErrOut)
 
 	started := false
+	var jq *output.JQWriter
+	stdout := ios.Out
+	defer func() { ios.Out = stdout }()
 	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		started = true
 		ios.Verbose = f.Flags.Verbose
 		if _, err := output.ParseFormat(f.Flags.Output); err != nil {
 			return err
+		}
+		if f.Flags.Changed("jq") {
+			if f.Flags.Changed("output") && f.Format() != output.JSON {
+				return apperr.Usagef("--jq filters JSON output: drop -o %s", f.Flags.Output)
+			}
+			f.Flags.Output = string(output.JSON) // --jq implies -o json, errors included
+			q, err := output.CompileJQ(f.Flags.JQ)
+			if err != nil {
+				return err
+			}
+			jq = output.NewJQWriter(q, stdout, ios.IsStdoutTTY())
+			ios.Out = jq
+		}
+		if onStart != nil && !quiet(c) {
+			onStart()
 		}
 		return nil
 	}
@@ -67,6 +96,13 @@ func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv co
 	}()
 
 	err := cmd.ExecuteContext(ctx)
+	if jq != nil {
+		// What is left of the output, and a filter error the command did
+		// not see (its exit code wins when it has one).
+		if jerr := jq.Close(); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
 	if err != nil && !started && !isTyped(err) {
 		// cobra's own complaints (unknown command, wrong arguments).
 		err = &apperr.UsageError{Err: err}
@@ -78,6 +114,50 @@ func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv co
 		return apperr.ExitOK
 	}
 	return report(ios, f, err)
+}
+
+// quiet reports whether c only prints something of oxyctl itself (help,
+// version, completion scripts): it needs no signal handling.
+func quiet(c *cobra.Command) bool {
+	for p := c; p != nil; p = p.Parent() {
+		switch p.Name() {
+		case "help", "version", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return true
+		}
+	}
+	return false
+}
+
+// signals cancels the run's context on the first SIGINT or SIGTERM, from
+// start until stop, as signal.NotifyContext does.
+type signals struct {
+	cancel context.CancelFunc
+	ch     chan os.Signal
+	done   chan struct{}
+}
+
+func (s *signals) start() {
+	if s.ch != nil {
+		return
+	}
+	s.ch = make(chan os.Signal, 1)
+	s.done = make(chan struct{})
+	signal.Notify(s.ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-s.ch:
+			s.cancel()
+		case <-s.done:
+		}
+	}()
+}
+
+func (s *signals) stop() {
+	if s.ch == nil {
+		return
+	}
+	signal.Stop(s.ch)
+	close(s.done)
 }
 
 func isTyped(err error) bool {

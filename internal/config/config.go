@@ -97,7 +97,11 @@ type Flags struct {
 	Cluster        string
 	Timeout        time.Duration
 	Output         string
-	Verbose        bool
+	// JQ is the --jq expression ("" when not given).
+	JQ string
+	// NoHeaders leaves the header row out of text tables.
+	NoHeaders bool
+	Verbose   bool
 	// Changed reports whether a flag was set on the command line.
 	Changed func(name string) bool
 }

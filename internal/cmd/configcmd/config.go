@@ -136,14 +136,20 @@ func viewRun(_ context.Context, opts *viewOptions) error {
 
 func newCmdPath(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:     "path",
-		Short:   "Print the config file's path",
-		Long:    "Print the path of the config file oxyctl reads (--config, else $XDG_CONFIG_HOME/oxyctl/config.yaml).\n\nEXIT STATUS\n  0  always",
+		Use:   "path",
+		Short: "Print the config file's path",
+		Long: "Print the path of the config file oxyctl reads (--config, else OXYCTL_CONFIG, else\n" +
+			"$XDG_CONFIG_HOME/oxyctl/config.yaml). With -o json: {\"path\": ...}.\n\nEXIT STATUS\n  0  always",
 		Example: "  $ oxyctl config path",
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintln(f.IO.Out, config.Path(f.Flags, f.Getenv))
-			return err
+			p := config.Path(f.Flags, f.Getenv)
+			return output.Print(f.IO, f.Format(), struct {
+				Path string `json:"path"`
+			}{p}, func(w io.Writer, _ *output.Theme) error {
+				_, err := fmt.Fprintln(w, p)
+				return err
+			})
 		},
 	}
 }
