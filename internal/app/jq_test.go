@@ -69,7 +69,9 @@ func TestJQBadExpressionBeforeIO(t *testing.T) {
 		{"limits", "list", "--jq", "nosuchfunction"},
 	} {
 		code, stdout, stderr := run(t, env, args...)
-		var e struct{ Error struct{ Kind, Message string } }
+		var e struct {
+			Error struct{ Kind, Message string }
+		}
 		if code != 2 || stdout != "" || json.Unmarshal([]byte(stderr), &e) != nil || e.Error.Kind != "usage" || !strings.Contains(e.Error.Message, "--jq") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and a JSON usage error naming --jq", args, code, stdout, stderr)
 		}
@@ -97,7 +99,9 @@ func TestJQVersionAndRuntimeError(t *testing.T) {
 		t.Fatalf("config path --jq: exit %d, stdout %q", code, stdout)
 	}
 	code, stdout, stderr = run(t, nil, "version", "--jq", ".[0]")
-	var e struct{ Error struct{ Kind, Message string } }
+	var e struct {
+		Error struct{ Kind, Message string }
+	}
 	if code != 2 || stdout != "" || json.Unmarshal([]byte(stderr), &e) != nil || e.Error.Kind != "usage" || !strings.HasPrefix(e.Error.Message, "--jq: ") {
 		t.Fatalf("runtime error: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
