@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -167,8 +168,15 @@ func Load(path string, explicit bool) (*File, bool, error) {
 	return f, true, err
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
-var yamlLineOnlyRE = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): (.*)$`)
+// The regexps are compiled on first use (a bad config file), not at start-up.
+var (
+	yamlLineRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+	})
+	yamlLineOnlyRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): (.*)$`)
+	})
+)
 
 // Parse decodes a config file. Unknown keys and wrong types are errors that
 // name the file and line.
@@ -190,12 +198,12 @@ func Parse(path string, b []byte) (*File, error) {
 // yamlError turns a yaml error into "file:line: what".
 func yamlError(path string, err error) error {
 	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(msg); m != nil {
 		return &apperr.ConfigError{Err: fmt.Errorf("%s:%s: unknown key %q", path, m[1], m[2])}
 	}
 	first := strings.SplitN(strings.TrimSpace(strings.TrimPrefix(msg, "yaml: unmarshal errors:")), "\n", 2)[0]
 	first = strings.TrimSpace(first)
-	if m := yamlLineOnlyRE.FindStringSubmatch(first); m != nil {
+	if m := yamlLineOnlyRE().FindStringSubmatch(first); m != nil {
 		return &apperr.ConfigError{Err: fmt.Errorf("%s:%s: %s", path, m[1], m[2])}
 	}
 	if strings.HasPrefix(first, "line ") {
