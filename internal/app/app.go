@@ -67,6 +67,9 @@ func execute(ctx context.Context, args []string, ios *iostreams.IOStreams, geten
 		if _, err := output.ParseFormat(f.Flags.Output); err != nil {
 			return err
 		}
+		if err := config.CheckFlags(f.Flags); err != nil {
+			return err
+		}
 		if f.Flags.Changed("jq") {
 			if f.Flags.Changed("output") && f.Format() != output.JSON {
 				return apperr.Usagef("--jq filters JSON output: drop -o %s", f.Flags.Output)

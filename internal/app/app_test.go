@@ -41,6 +41,8 @@ func TestExitCodesAndErrorShapes(t *testing.T) {
 		{"bad output", []string{"-o", "yaml", "version"}, nil, 2, "usage", "invalid output format"},
 		{"extra argument", []string{"version", "extra"}, nil, 2, "usage", "takes no arguments"},
 		{"missing context", []string{"--context", "nope", "config", "view"}, nil, 2, "config", `context "nope" not found`},
+		{"empty config", []string{"--config", "", "config", "view"}, nil, 2, "usage", "--config needs a file name"},
+		{"missing OXYCTL_CONFIG", []string{"config", "view"}, map[string]string{"OXYCTL_CONFIG": "/nonexistent/oxyctl.yaml"}, 2, "config", "cannot read config file"},
 		{"bad env timeout", []string{"config", "view"}, map[string]string{"OXYCTL_TIMEOUT": "-1s"}, 2, "config", "invalid timeout"},
 	}
 	for _, tc := range cases {

@@ -146,12 +146,31 @@ func DefaultPath(getenv Getenv) string {
 	return filepath.Join(home, ".config", "oxyctl", "config.yaml")
 }
 
-// Path is the config file to read: --config, else the default.
+// Path is the config file to read: --config, else OXYCTL_CONFIG, else the
+// default.
 func Path(fl *Flags, getenv Getenv) string {
 	if fl != nil && fl.ConfigPath != "" {
 		return fl.ConfigPath
 	}
+	if p := getenv("OXYCTL_CONFIG"); p != "" {
+		return p
+	}
 	return DefaultPath(getenv)
+}
+
+// Explicit reports whether the config file was named (--config or
+// OXYCTL_CONFIG): then it must exist.
+func Explicit(fl *Flags, getenv Getenv) bool {
+	return fl != nil && fl.ConfigPath != "" || getenv("OXYCTL_CONFIG") != ""
+}
+
+// CheckFlags rejects flag values that parse but mean nothing: --config ''
+// would otherwise fall back to the default file without a word.
+func CheckFlags(fl *Flags) error {
+	if fl.Changed != nil && fl.Changed("config") && fl.ConfigPath == "" {
+		return apperr.Usagef("--config needs a file name (it was empty)")
+	}
+	return nil
 }
 
 // Load reads and checks the config file. A missing file at the default path
@@ -219,8 +238,11 @@ func Resolve(fl *Flags, getenv Getenv) (*Settings, error) {
 	if fl.Changed == nil {
 		fl.Changed = func(string) bool { return false }
 	}
+	if err := CheckFlags(fl); err != nil {
+		return nil, err
+	}
 	path := Path(fl, getenv)
-	file, found, err := Load(path, fl.ConfigPath != "")
+	file, found, err := Load(path, Explicit(fl, getenv))
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	fl := f.Flags
 	pf := cmd.PersistentFlags()
 	pf.StringVarP(&fl.Output, "output", "o", "text", "output format: {text|json}")
-	pf.StringVar(&fl.ConfigPath, "config", "", "config file (default $XDG_CONFIG_HOME/oxyctl/config.yaml)")
+	pf.StringVar(&fl.ConfigPath, "config", "", "config file (env: OXYCTL_CONFIG; default $XDG_CONFIG_HOME/oxyctl/config.yaml)")
 	pf.StringVar(&fl.Context, "context", "", "config context to use (env: OXYCTL_CONTEXT)")
 	pf.StringVar(&fl.RedisURL, "redis-url", "", "Valkey URL, redis:// or rediss:// (env: OXYCTL_REDIS_URL, REDIS_URL)")
 	pf.StringVar(&fl.RedisCA, "redis-ca", "", "CA bundle for rediss:// (env: OXYCTL_REDIS_CA; default: system roots)")
