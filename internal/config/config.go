@@ -164,7 +164,7 @@ func Explicit(fl *Flags, getenv Getenv) bool {
 	return fl != nil && fl.ConfigPath != "" || getenv("OXYCTL_CONFIG") != ""
 }
 
-// CheckFlags rejects flag values that parse but mean nothing: --config ”
+// CheckFlags rejects flag values that parse but mean nothing: an empty --config
 // would otherwise fall back to the default file without a word.
 func CheckFlags(fl *Flags) error {
 	if fl.Changed != nil && fl.Changed("config") && fl.ConfigPath == "" {
