@@ -64,6 +64,7 @@ func execute(ctx context.Context, args []string, ios *iostreams.IOStreams, geten
 	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		started = true
 		ios.Verbose = f.Flags.Verbose
+		ios.NoHeaders = f.Flags.NoHeaders
 		if _, err := output.ParseFormat(f.Flags.Output); err != nil {
 			return err
 		}

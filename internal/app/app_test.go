@@ -137,3 +137,19 @@ func TestConfigPath(t *testing.T) {
 		t.Fatalf("exit %d path %q", code, stdout)
 	}
 }
+
+func TestVersionFlag(t *testing.T) {
+	_, flag, _ := run(t, nil, "--version")
+	_, cmd, _ := run(t, nil, "version")
+	if flag != cmd || !strings.HasPrefix(flag, "oxyctl ") {
+		t.Fatalf("--version %q, version %q", flag, cmd)
+	}
+}
+
+func TestNoHeaders(t *testing.T) {
+	_, with, _ := run(t, nil, "config", "view")
+	code, without, _ := run(t, nil, "config", "view", "--no-headers")
+	if code != 0 || !strings.HasPrefix(with, "SETTING") || strings.Contains(without, "SETTING") || !strings.HasPrefix(without, "config file") {
+		t.Fatalf("exit %d; with headers %q; --no-headers %q", code, with, without)
+	}
+}

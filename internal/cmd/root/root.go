@@ -86,6 +86,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		cmd.AddCommand(c)
 	}
 	add("setup", version.NewCmdVersion(f, nil))
+	version.AddFlag(cmd)
 	add("setup", configcmd.NewCmdConfig(f))
 	for _, c := range opsCommands(f) {
 		add("ops", c)

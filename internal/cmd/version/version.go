@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -42,7 +43,25 @@ func NewCmdVersion(f *cmdutil.Factory, runF func(context.Context, *versionOption
 func versionRun(_ context.Context, opts *versionOptions) error {
 	info := opts.Info()
 	return output.Print(opts.IO, opts.Format(), info, func(w io.Writer, th *output.Theme) error {
-		_, err := fmt.Fprintf(w, "oxyctl %s (commit %s, built %s, %s, %s)\n", info.Version, info.Commit, info.Date, info.GoVersion, info.Platform)
+		_, err := io.WriteString(w, Line(info))
 		return err
 	})
+}
+
+// Line is what `oxyctl version` prints in text.
+func Line(info build.Info) string {
+	return fmt.Sprintf("oxyctl %s (commit %s, built %s, %s, %s)\n", info.Version, info.Commit, info.Date, info.GoVersion, info.Platform)
+}
+
+var templateOnce sync.Once
+
+// AddFlag gives root cobra's --version, printing what `oxyctl version`
+// prints. The build information is read only when --version is given.
+func AddFlag(root *cobra.Command) {
+	templateOnce.Do(func() {
+		cobra.AddTemplateFunc("oxyctlVersion", func() string { return Line(build.Get()) })
+	})
+	root.Flags().Bool("version", false, "print the version, as 'oxyctl version' does")
+	root.Version = "oxyctl" // cobra handles --version when Version is set; the template prints the build's
+	root.SetVersionTemplate("{{oxyctlVersion}}")
 }
