@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -151,5 +152,46 @@ func TestNoHeaders(t *testing.T) {
 	code, without, _ := run(t, nil, "config", "view", "--no-headers")
 	if code != 0 || !strings.HasPrefix(with, "SETTING") || strings.Contains(without, "SETTING") || !strings.HasPrefix(without, "config file") {
 		t.Fatalf("exit %d; with headers %q; --no-headers %q", code, with, without)
+	}
+}
+
+// `oxyctl help environment` lists every environment variable the product
+// code reads (tests, test helpers and the sandbox aside).
+func TestHelpEnvironment(t *testing.T) {
+	code, stdout, _ := run(t, nil, "help", "environment")
+	if code != 0 || !strings.HasPrefix(stdout, "Every environment variable") {
+		t.Fatalf("exit %d, stdout %q", code, stdout)
+	}
+	name := regexp.MustCompile(`"((?:OXYCTL|OXY|DIGITALOCEAN|REDIS|XDG|NO|CLICOLOR)_[A-Z_]*|HOME|TERM|COLUMNS|CLICOLOR)"`)
+	seen := 0
+	for _, root := range []string{"../../internal", "../../cmd"} {
+		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && (d.Name() == "testutil" || d.Name() == "sandbox" || d.Name() == "bench" || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			for _, m := range name.FindAllStringSubmatch(string(b), -1) {
+				seen++
+				if !regexp.MustCompile(`\b` + m[1] + `\b`).MatchString(stdout) {
+					t.Errorf("%s reads %s, which 'help environment' does not list", p, m[1])
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("found only %d environment variables in the code", seen)
 	}
 }

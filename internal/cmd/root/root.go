@@ -94,6 +94,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.InitDefaultCompletionCmd()
 	dynamicCompletions(cmd, f)
 	ensureExitStatus(cmd)
+	cmd.AddCommand(newCmdEnvironment()) // a help topic: no EXIT STATUS
 	return cmd
 }
 
