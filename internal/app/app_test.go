@@ -195,3 +195,42 @@ func TestHelpEnvironment(t *testing.T) {
 		t.Fatalf("found only %d environment variables in the code", seen)
 	}
 }
+
+func TestContexts(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	body := "# mine\ncurrent_context: prod\ncontexts:\n  prod:\n    redis:\n      url: rediss://default:pw-Secret-9@db.example.com:25061\n  staging:\n    digitalocean:\n      cluster: db-staging\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"OXYCTL_CONFIG": cfg}
+	code, stdout, _ := run(t, env, "config", "get-contexts")
+	want := "CURRENT  NAME     REDIS URL                                  CLUSTER\n*        prod     rediss://default:***@db.example.com:25061\n         staging                                             db-staging\n"
+	if code != 0 || stdout != want {
+		t.Fatalf("get-contexts: exit %d:\n%s\nwant:\n%s", code, stdout, want)
+	}
+	code, stdout, stderr := run(t, env, "config", "use-context", "staging")
+	if code != 0 || !strings.Contains(stdout, `switched to context "staging"`) {
+		t.Fatalf("use-context: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, _ = run(t, env, "config", "get-contexts", "--jq", ".current_context, (.contexts[] | select(.current) | .name)")
+	if code != 0 || stdout != "staging\nstaging\n" {
+		t.Fatalf("after use-context: exit %d, %q", code, stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"config", "use-context", "nope"}, 2, `context "nope" not found`},
+		{[]string{"config", "use-context"}, 2, "want exactly one context name"},
+		{[]string{"config", "use-context", "a", "b"}, 2, "want exactly one context name"},
+	} {
+		code, _, stderr := run(t, env, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.err) {
+			t.Errorf("%q: exit %d, stderr %q", tc.args, code, stderr)
+		}
+	}
+	if b, _ := os.ReadFile(cfg); string(b) != strings.Replace(body, "current_context: prod", "current_context: staging", 1) {
+		t.Fatalf("config file after use-context:\n%s", b)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -256,16 +255,7 @@ func Resolve(fl *Flags, getenv Getenv) (*Settings, error) {
 	if ctxName != "" {
 		c, ok := file.Contexts[ctxName]
 		if !ok {
-			names := make([]string, 0, len(file.Contexts))
-			for n := range file.Contexts {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			have := "none"
-			if len(names) > 0 {
-				have = strings.Join(names, ", ")
-			}
-			return nil, &apperr.ConfigError{Err: fmt.Errorf("context %q not found in %s (contexts: %s)", ctxName, path, have)}
+			return nil, &apperr.ConfigError{Err: fmt.Errorf("context %q not found in %s (contexts: %s)", ctxName, path, contextList(file))}
 		}
 		ctx = c
 	}
@@ -426,10 +416,5 @@ func ContextNames(path string) []string {
 	if err != nil || f == nil {
 		return nil
 	}
-	var names []string
-	for n := range f.Contexts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return f.Names()
 }

@@ -1,4 +1,4 @@
-// Package configcmd is `oxyctl config view|path`.
+// Package configcmd is `oxyctl config view|path|get-contexts|use-context`.
 package configcmd
 
 import (
@@ -9,6 +9,7 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
@@ -28,7 +29,7 @@ func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 		`),
 		Args: cmdutil.NoArgs,
 	}
-	cmd.AddCommand(newCmdView(f, nil), newCmdPath(f))
+	cmd.AddCommand(newCmdView(f, nil), newCmdPath(f), newCmdGetContexts(f), newCmdUseContext(f))
 	return cmd
 }
 
@@ -148,6 +149,97 @@ func newCmdPath(f *cmdutil.Factory) *cobra.Command {
 				Path string `json:"path"`
 			}{p}, func(w io.Writer, _ *output.Theme) error {
 				_, err := fmt.Fprintln(w, p)
+				return err
+			})
+		},
+	}
+}
+
+// Contexts is the JSON of `config get-contexts`.
+type Contexts struct {
+	ConfigPath     string         `json:"config_path"`
+	CurrentContext string         `json:"current_context"`
+	Contexts       []ContextEntry `json:"contexts"`
+}
+
+// ContextEntry is one context of the file.
+type ContextEntry struct {
+	Name     string `json:"name"`
+	Current  bool   `json:"current"`
+	RedisURL string `json:"redis_url"`
+	Cluster  string `json:"cluster"`
+}
+
+func newCmdGetContexts(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get-contexts",
+		Short: "List the contexts of the config file",
+		Long: "List the contexts of the config file, the current one marked with *, with each one's\n" +
+			"Valkey URL (password masked) and cluster.\n\nEXIT STATUS\n  0  success\n  2  the config file is invalid",
+		Example: "  $ oxyctl config get-contexts\n  $ oxyctl config get-contexts --jq '.contexts[].name'",
+		Args:    cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := config.Path(f.Flags, f.Getenv)
+			file, _, err := config.Load(path, config.Explicit(f.Flags, f.Getenv))
+			if err != nil {
+				return err
+			}
+			res := Contexts{ConfigPath: path, CurrentContext: file.CurrentContext, Contexts: []ContextEntry{}}
+			for _, name := range file.Names() {
+				c := file.Contexts[name]
+				res.Contexts = append(res.Contexts, ContextEntry{Name: name, Current: name == file.CurrentContext, RedisURL: redact.URL(c.Redis.URL), Cluster: c.DigitalOcean.Cluster})
+			}
+			return output.Print(f.IO, f.Format(), res, func(w io.Writer, th *output.Theme) error {
+				if len(res.Contexts) == 0 {
+					_, err := fmt.Fprintf(w, "no contexts in %s\n", path)
+					return err
+				}
+				rows := make([][]string, 0, len(res.Contexts))
+				for _, c := range res.Contexts {
+					mark := ""
+					if c.Current {
+						mark = "*"
+					}
+					rows = append(rows, []string{mark, c.Name, c.RedisURL, c.Cluster})
+				}
+				_, err := io.WriteString(w, th.Table([]string{"CURRENT", "NAME", "REDIS URL", "CLUSTER"}, rows))
+				return err
+			})
+		},
+	}
+}
+
+func newCmdUseContext(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "use-context NAME",
+		Short: "Make a context the current one in the config file",
+		Long: "Set current_context in the config file to NAME, which must be one of its contexts.\n" +
+			"Only that line of the file changes; comments and layout are kept.\n\n" +
+			"EXIT STATUS\n  0  success\n  2  no such context, no config file, or the file is invalid",
+		Example: "  $ oxyctl config use-context staging",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return apperr.Usagef("%s: want exactly one context name, got %d arguments", cmd.CommandPath(), len(args))
+			}
+			return nil
+		},
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return config.ContextNames(config.Path(f.Flags, f.Getenv)), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := config.Path(f.Flags, f.Getenv)
+			if err := config.SetCurrentContext(path, args[0]); err != nil {
+				return err
+			}
+			res := struct {
+				ConfigPath     string `json:"config_path"`
+				CurrentContext string `json:"current_context"`
+			}{path, args[0]}
+			return output.Print(f.IO, f.Format(), res, func(w io.Writer, _ *output.Theme) error {
+				_, err := fmt.Fprintf(w, "switched to context %q in %s\n", args[0], path)
 				return err
 			})
 		},
