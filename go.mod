@@ -50,3 +50,5 @@ require (
 	golang.org/x/time v0.6.0 // indirect
 	golang.org/x/tools v0.48.0 // indirect
 )
+
+replace github.com/itchyny/gojq => ./third_party/gojq
