@@ -17,6 +17,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmd/root"
+	"github.com/oxyhq/oxyctl/internal/cmd/version"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
@@ -123,6 +124,9 @@ func execute(ctx context.Context, args []string, ios *iostreams.IOStreams, geten
 // quiet reports whether c only prints something of oxyctl itself (help,
 // version, completion scripts): it needs no signal handling.
 func quiet(c *cobra.Command) bool {
+	if version.Requested(c) {
+		return true
+	}
 	for p := c; p != nil; p = p.Parent() {
 		switch p.Name() {
 		case "help", "version", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:

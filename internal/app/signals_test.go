@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -75,5 +77,36 @@ func TestGojqInitIsCheap(t *testing.T) {
 	}
 	if n, _ := strconv.Atoi(string(m[1])); n > 100 {
 		t.Fatalf("gojq's init allocates %d times at every start", n)
+	}
+}
+
+// Nothing reachable may call reflect's Method or MethodByName with a name
+// known only at run time (text/template does: cobra's SetVersionTemplate,
+// SetUsageTemplate and AddTemplateFunc reach it). Then the linker keeps every
+// exported method of every type, valkey-go's 4 MB of command builders
+// included: the binary doubles and every start pays for it. This test binary
+// links what oxyctl links, so it shows it.
+func TestLinkerDropsUnusedMethods(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		t.Skipf("not an ELF binary: %v", err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Skipf("no symbols: %v", err)
+	}
+	var size uint64
+	for _, s := range syms {
+		if strings.HasPrefix(s.Name, "github.com/valkey-io/valkey-go/internal/cmds.") {
+			size += s.Size
+		}
+	}
+	if size > 1<<20 {
+		t.Fatalf("valkey-go's command builders take %d bytes: something reachable defeats the linker's dead code elimination (text/template?)", size)
 	}
 }

@@ -86,7 +86,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		cmd.AddCommand(c)
 	}
 	add("setup", version.NewCmdVersion(f, nil))
-	version.AddFlag(cmd)
+	version.AddFlag(cmd, f)
 	add("setup", configcmd.NewCmdConfig(f))
 	for _, c := range opsCommands(f) {
 		add("ops", c)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -53,15 +52,29 @@ func Line(info build.Info) string {
 	return fmt.Sprintf("oxyctl %s (commit %s, built %s, %s, %s)\n", info.Version, info.Commit, info.Date, info.GoVersion, info.Platform)
 }
 
-var templateOnce sync.Once
-
-// AddFlag gives root cobra's --version, printing what `oxyctl version`
-// prints. The build information is read only when --version is given.
-func AddFlag(root *cobra.Command) {
-	templateOnce.Do(func() {
-		cobra.AddTemplateFunc("oxyctlVersion", func() string { return Line(build.Get()) })
-	})
+// AddFlag gives root a --version flag that does what `oxyctl version` does
+// (-o json included). Not cobra's own --version: that one prints through a
+// text/template, and a reachable text/template makes the linker keep every
+// exported method of every type (the binary doubles and starts slower).
+func AddFlag(root *cobra.Command, f *cmdutil.Factory) {
 	root.Flags().Bool("version", false, "print the version, as 'oxyctl version' does")
-	root.Version = "oxyctl" // cobra handles --version when Version is set; the template prints the build's
-	root.SetVersionTemplate("{{oxyctlVersion}}")
+	if root.Args == nil {
+		root.Args = cmdutil.UnknownCommand
+	}
+	next := root.RunE
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if Requested(cmd) {
+			return versionRun(cmd.Context(), &versionOptions{IO: f.IO, Format: f.Format, Info: build.Get})
+		}
+		if next != nil {
+			return next(cmd, args)
+		}
+		return cmd.Help()
+	}
+}
+
+// Requested reports whether cmd is the root given --version.
+func Requested(cmd *cobra.Command) bool {
+	fl := cmd.Flags().Lookup("version")
+	return !cmd.HasParent() && fl != nil && fl.Changed
 }
