@@ -64,7 +64,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	pf.StringVar(&fl.Cluster, "cluster", "", "database cluster name or UUID (env: OXYCTL_CLUSTER; default "+config.DefaultCluster+")")
 	pf.DurationVar(&fl.Timeout, "timeout", config.DefaultTimeout, "bound for every network step (env: OXYCTL_TIMEOUT)")
 	pf.BoolVarP(&fl.Verbose, "verbose", "v", false, "log what oxyctl does to stderr (secrets masked)")
-	pf.StringVar(&fl.JQ, "jq", "", "filter the JSON output with a jq expression (implies -o json; strings print raw)")
+	pf.StringVar(&fl.JQ, "jq", "", "filter the JSON output with a jq expression, as gh does (implies -o json; strings print raw; a bad expression, or one that fails on the output, exits 2)")
 	pf.BoolVar(&fl.NoHeaders, "no-headers", false, "leave the header row out of text tables")
 	fl.Changed = func(name string) bool {
 		fg := pf.Lookup(name)
