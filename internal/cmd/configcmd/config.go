@@ -21,11 +21,13 @@ import (
 func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config <command>",
-		Short: "Show the settings oxyctl resolved and where the config file is",
+		Short: "Show the settings oxyctl resolved, the config file and its contexts",
 		Long: heredoc.Doc(`
 			Settings are taken from flags, then the environment, then the active context
 			of the config file, then the built-in defaults. 'config view' shows the result
-			with every secret masked, and where each setting came from.
+			with every secret masked, and where each setting came from. 'config
+			get-contexts' lists the file's contexts and 'config use-context NAME' makes
+			one current.
 		`),
 		Args: cmdutil.NoArgs,
 	}
