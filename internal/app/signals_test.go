@@ -4,9 +4,6 @@ import (
 	"context"
 	"debug/elf"
 	"os"
-	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,21 +59,6 @@ func TestSignalsCancel(t *testing.T) {
 	case <-ctx.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("SIGINT did not cancel the context")
-	}
-}
-
-// gojq is linked for --jq; its init must cost nothing when --jq is not
-// given (third_party/gojq builds its tables on the first Compile).
-func TestGojqInitIsCheap(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-	out, _ := cmd.CombinedOutput()
-	m := regexp.MustCompile(`init github.com/itchyny/gojq @.* (\d+) allocs`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no init trace of gojq in:\n%s", out)
-	}
-	if n, _ := strconv.Atoi(string(m[1])); n > 100 {
-		t.Fatalf("gojq's init allocates %d times at every start", n)
 	}
 }
 
