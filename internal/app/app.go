@@ -13,8 +13,11 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmd/root"
+	"github.com/oxyhq/oxyctl/internal/cmd/version"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
@@ -22,21 +25,42 @@ import (
 	"github.com/oxyhq/oxyctl/internal/redact"
 )
 
-// Main runs oxyctl with the process's arguments and streams.
+// Main runs oxyctl with the process's arguments and streams. SIGINT and
+// SIGTERM cancel the run's context, but only once a command that does work
+// starts: --help, version and completion exit before any signal handling is
+// set up (signal.Notify costs a goroutine and an OS thread at start).
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return Run(ctx, os.Args[1:], iostreams.System(), os.Getenv)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := &signals{cancel: cancel}
+	defer sig.stop()
+	return execute(ctx, os.Args[1:], iostreams.System(), os.Getenv, sig.start)
 }
 
 // Run runs oxyctl with args and returns the exit code. Tests call it directly.
-func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv config.Getenv) (code int) {
+func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv config.Getenv) int {
+	return execute(ctx, args, ios, getenv, nil)
+}
+
+// execute is Run; onStart, when set, is called as a command that does work
+// starts (after flags are parsed, before its run hooks).
+func execute(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv config.Getenv, onStart func()) (code int) {
 	f := cmdutil.New(ios, getenv)
 	cmd := root.NewCmdRoot(f)
 	cmd.SetArgs(args)
 	cmd.SetIn(ios.In)
 	cmd.SetOut(ios.Out)
 	cmd.SetErr(ios.ErrOut)
+
+	stdout := ios.Out
+	defer func() { ios.Out = stdout }()
+	if onStart != nil {
+		f.OnStart = func(c *cobra.Command) {
+			if !quiet(c) {
+				onStart()
+			}
+		}
+	}
 
 	defer func() {
 		if r := recover(); r != nil {
@@ -49,6 +73,13 @@ func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv co
 	}()
 
 	err := cmd.ExecuteContext(ctx)
+	if f.JQ != nil {
+		// What is left of the output, and a filter error the command did
+		// not see (its exit code wins when it has one).
+		if jerr := f.JQ.Close(); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
 	if err != nil && !f.Started && !isTyped(err) {
 		// cobra's own complaints (unknown command, wrong arguments).
 		err = &apperr.UsageError{Err: err}
@@ -60,6 +91,53 @@ func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv co
 		return apperr.ExitOK
 	}
 	return report(ios, f, err)
+}
+
+// quiet reports whether c only prints something of oxyctl itself (help,
+// version, completion scripts): it needs no signal handling.
+func quiet(c *cobra.Command) bool {
+	if version.Requested(c) {
+		return true
+	}
+	for p := c; p != nil; p = p.Parent() {
+		switch p.Name() {
+		case "help", "version", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return true
+		}
+	}
+	return false
+}
+
+// signals cancels the run's context on the first SIGINT or SIGTERM, from
+// start until stop, as signal.NotifyContext does.
+type signals struct {
+	cancel context.CancelFunc
+	ch     chan os.Signal
+	done   chan struct{}
+}
+
+func (s *signals) start() {
+	if s.ch != nil {
+		return
+	}
+	s.ch = make(chan os.Signal, 1)
+	s.done = make(chan struct{})
+	signal.Notify(s.ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-s.ch:
+			s.cancel()
+		case <-s.done:
+		}
+	}()
+}
+
+func (s *signals) stop() {
+	if s.ch == nil {
+		return
+	}
+	signal.Stop(s.ch)
+	close(s.done)
 }
 
 func isTyped(err error) bool {

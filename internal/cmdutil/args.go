@@ -96,11 +96,16 @@ func Groups(cmd *cobra.Command) {
 	if cmd.Runnable() || !cmd.HasSubCommands() {
 		return
 	}
-	cmd.Args = func(c *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return apperr.Usagef("unknown command %q for %q", args[0], c.CommandPath())
-		}
-		return nil
-	}
+	cmd.Args = UnknownCommand
 	cmd.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
+}
+
+// UnknownCommand is the Args of a command that groups others: an argument
+// is a subcommand that does not exist, a UsageError found after the flags
+// are parsed (so -o json shapes it).
+func UnknownCommand(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return apperr.Usagef("unknown command %q for %q", args[0], c.CommandPath())
+	}
+	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/build"
 	"github.com/oxyhq/oxyctl/internal/config"
@@ -30,6 +32,12 @@ type Factory struct {
 	// parsed the flags and arguments: an error from before that is cobra's
 	// own complaint (unknown command, wrong arguments), a usage error.
 	Started bool
+	// OnStart, when set, is called by the root command's persistent hook as a
+	// command starts (app.Main sets up signal handling there).
+	OnStart func(*cobra.Command)
+	// JQ is the --jq filter that stdout goes through, once the root's hook
+	// has set it up; its caller closes it after the command.
+	JQ *output.JQWriter
 
 	settingsOnce sync.Once
 	settings     *config.Settings

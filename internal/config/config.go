@@ -12,9 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -97,7 +97,11 @@ type Flags struct {
 	Cluster        string
 	Timeout        time.Duration
 	Output         string
-	Verbose        bool
+	// JQ is the --jq expression ("" when not given).
+	JQ string
+	// NoHeaders leaves the header row out of text tables.
+	NoHeaders bool
+	Verbose   bool
 	// Changed reports whether a flag was set on the command line.
 	Changed func(name string) bool
 }
@@ -141,12 +145,31 @@ func DefaultPath(getenv Getenv) string {
 	return filepath.Join(home, ".config", "oxyctl", "config.yaml")
 }
 
-// Path is the config file to read: --config, else the default.
+// Path is the config file to read: --config, else OXYCTL_CONFIG, else the
+// default.
 func Path(fl *Flags, getenv Getenv) string {
 	if fl != nil && fl.ConfigPath != "" {
 		return fl.ConfigPath
 	}
+	if p := getenv("OXYCTL_CONFIG"); p != "" {
+		return p
+	}
 	return DefaultPath(getenv)
+}
+
+// Explicit reports whether the config file was named (--config or
+// OXYCTL_CONFIG): then it must exist.
+func Explicit(fl *Flags, getenv Getenv) bool {
+	return fl != nil && fl.ConfigPath != "" || getenv("OXYCTL_CONFIG") != ""
+}
+
+// CheckFlags rejects flag values that parse but mean nothing: an empty --config
+// would otherwise fall back to the default file without a word.
+func CheckFlags(fl *Flags) error {
+	if fl.Changed != nil && fl.Changed("config") && fl.ConfigPath == "" {
+		return apperr.Usagef("--config needs a file name (it was empty)")
+	}
+	return nil
 }
 
 // Load reads and checks the config file. A missing file at the default path
@@ -163,8 +186,15 @@ func Load(path string, explicit bool) (*File, bool, error) {
 	return f, true, err
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
-var yamlLineOnlyRE = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): (.*)$`)
+// The regexps are compiled on first use (a bad config file), not at start-up.
+var (
+	yamlLineRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+	})
+	yamlLineOnlyRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): (.*)$`)
+	})
+)
 
 // Parse decodes a config file. Unknown keys and wrong types are errors that
 // name the file and line.
@@ -186,12 +216,12 @@ func Parse(path string, b []byte) (*File, error) {
 // yamlError turns a yaml error into "file:line: what".
 func yamlError(path string, err error) error {
 	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(msg); m != nil {
 		return &apperr.ConfigError{Err: fmt.Errorf("%s:%s: unknown key %q", path, m[1], m[2])}
 	}
 	first := strings.SplitN(strings.TrimSpace(strings.TrimPrefix(msg, "yaml: unmarshal errors:")), "\n", 2)[0]
 	first = strings.TrimSpace(first)
-	if m := yamlLineOnlyRE.FindStringSubmatch(first); m != nil {
+	if m := yamlLineOnlyRE().FindStringSubmatch(first); m != nil {
 		return &apperr.ConfigError{Err: fmt.Errorf("%s:%s: %s", path, m[1], m[2])}
 	}
 	if strings.HasPrefix(first, "line ") {
@@ -207,8 +237,11 @@ func Resolve(fl *Flags, getenv Getenv) (*Settings, error) {
 	if fl.Changed == nil {
 		fl.Changed = func(string) bool { return false }
 	}
+	if err := CheckFlags(fl); err != nil {
+		return nil, err
+	}
 	path := Path(fl, getenv)
-	file, found, err := Load(path, fl.ConfigPath != "")
+	file, found, err := Load(path, Explicit(fl, getenv))
 	if err != nil {
 		return nil, err
 	}
@@ -222,16 +255,7 @@ func Resolve(fl *Flags, getenv Getenv) (*Settings, error) {
 	if ctxName != "" {
 		c, ok := file.Contexts[ctxName]
 		if !ok {
-			names := make([]string, 0, len(file.Contexts))
-			for n := range file.Contexts {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			have := "none"
-			if len(names) > 0 {
-				have = strings.Join(names, ", ")
-			}
-			return nil, &apperr.ConfigError{Err: fmt.Errorf("context %q not found in %s (contexts: %s)", ctxName, path, have)}
+			return nil, &apperr.ConfigError{Err: fmt.Errorf("context %q not found in %s (contexts: %s)", ctxName, path, contextList(file))}
 		}
 		ctx = c
 	}
@@ -384,10 +408,5 @@ func ContextNames(path string) []string {
 	if err != nil || f == nil {
 		return nil
 	}
-	var names []string
-	for n := range f.Contexts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return f.Names()
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,4 +184,45 @@ func TestErrors(t *testing.T) {
 	if _, err := Resolve(&Flags{ConfigPath: filepath.Join(t.TempDir(), "none.yaml")}, env(nil)); err == nil {
 		t.Fatal("missing --config file accepted")
 	}
+}
+
+// The config file: --config, then OXYCTL_CONFIG, then the XDG default. A
+// file that is named (flag or env) must exist; the default may be missing.
+func TestConfigFileEnv(t *testing.T) {
+	path := writeConfig(t, sample)
+	other := writeConfig(t, "current_context: staging\ncontexts:\n  staging: {}\n")
+	xdg := map[string]string{"XDG_CONFIG_HOME": t.TempDir()}
+	withEnv := map[string]string{"XDG_CONFIG_HOME": xdg["XDG_CONFIG_HOME"], "OXYCTL_CONFIG": path}
+
+	if got := Path(&Flags{}, env(xdg)); got != filepath.Join(xdg["XDG_CONFIG_HOME"], "oxyctl", "config.yaml") {
+		t.Fatalf("default path %q", got)
+	}
+	if got := Path(&Flags{}, env(withEnv)); got != path {
+		t.Fatalf("OXYCTL_CONFIG: path %q, want %q", got, path)
+	}
+	if got := Path(&Flags{ConfigPath: other}, env(withEnv)); got != other {
+		t.Fatalf("--config over OXYCTL_CONFIG: path %q, want %q", got, other)
+	}
+	s, err := Resolve(&Flags{}, env(withEnv))
+	if err != nil || s.Context != "prod" || !s.ConfigFound {
+		t.Fatalf("OXYCTL_CONFIG not read: %+v, %v", s, err)
+	}
+	missing := map[string]string{"OXYCTL_CONFIG": filepath.Join(t.TempDir(), "nope.yaml")}
+	if _, err := Resolve(&Flags{}, env(missing)); !isConfigErr(err) {
+		t.Fatalf("a missing file named by OXYCTL_CONFIG: %v, want a config error", err)
+	}
+}
+
+func TestEmptyConfigFlag(t *testing.T) {
+	fl := &Flags{Changed: func(name string) bool { return name == "config" }}
+	_, err := Resolve(fl, env(nil))
+	var ue *apperr.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--config") {
+		t.Fatalf("--config '': %v, want a usage error", err)
+	}
+}
+
+func isConfigErr(err error) bool {
+	var ce *apperr.ConfigError
+	return errors.As(err, &ce)
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digitalocean/godo"
@@ -104,10 +105,13 @@ type Tag struct {
 	Databases int    `json:"databases"`
 }
 
-var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+// uuidRe is compiled on first use, not at start-up.
+var uuidRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+})
 
 // IsUUID reports whether s looks like a UUID (as cluster, app and k8s ids do).
-func IsUUID(s string) bool { return uuidRe.MatchString(s) }
+func IsUUID(s string) bool { return uuidRe().MatchString(s) }
 
 // Clusters lists every database cluster (the endpoint is not paginated).
 func (c *Client) Clusters(ctx context.Context) ([]Cluster, error) {

@@ -29,6 +29,8 @@ type IOStreams struct {
 
 	// Verbose turns on Debugf.
 	Verbose bool
+	// NoHeaders leaves the header row out of text tables (--no-headers).
+	NoHeaders bool
 
 	mu sync.Mutex
 }

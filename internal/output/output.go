@@ -106,6 +106,8 @@ type Theme struct {
 	Color                                    bool
 	TTY                                      bool
 	Width                                    int
+	// NoHeaders leaves the header row out of tables (--no-headers).
+	NoHeaders bool
 }
 
 // NewTheme builds the styles for ios. Color follows ios.ColorEnabled, never
@@ -117,7 +119,7 @@ func NewTheme(ios *iostreams.IOStreams) *Theme {
 	} else {
 		r.SetColorProfile(termenv.Ascii)
 	}
-	th := &Theme{r: r, Color: ios.ColorEnabled(), TTY: ios.IsStdoutTTY(), Width: ios.TerminalWidth()}
+	th := &Theme{r: r, Color: ios.ColorEnabled(), TTY: ios.IsStdoutTTY(), Width: ios.TerminalWidth(), NoHeaders: ios.NoHeaders}
 	th.OK = r.NewStyle().Foreground(lipgloss.Color("2"))
 	th.Warn = r.NewStyle().Foreground(lipgloss.Color("3"))
 	th.Fail = r.NewStyle().Foreground(lipgloss.Color("1")).Bold(true)
@@ -150,13 +152,17 @@ func (th *Theme) Status(s string) string {
 }
 
 // Table renders rows under headers. On a terminal: a lipgloss table with
-// rounded borders that fits the width. Elsewhere: plain columns separated by
-// two spaces, no borders, no escape codes, nothing truncated.
+// rounded borders, as wide as its content and shrunk to the terminal's width
+// when wider. Elsewhere: plain columns separated by two spaces, no borders,
+// no escape codes, nothing truncated. With --no-headers there is no header
+// row.
 func (th *Theme) Table(headers []string, rows [][]string) string {
 	if !th.TTY {
 		var buf bytes.Buffer
 		tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(headers, "\t"))
+		if !th.NoHeaders {
+			fmt.Fprintln(tw, strings.Join(headers, "\t"))
+		}
 		for _, r := range rows {
 			fmt.Fprintln(tw, strings.Join(r, "\t"))
 		}
@@ -166,7 +172,6 @@ func (th *Theme) Table(headers []string, rows [][]string) string {
 	t := table.New().
 		Border(lipgloss.RoundedBorder()).
 		BorderStyle(th.Border).
-		Headers(headers...).
 		Rows(rows...).
 		StyleFunc(func(row, col int) lipgloss.Style {
 			if row == table.HeaderRow {
@@ -174,10 +179,14 @@ func (th *Theme) Table(headers []string, rows [][]string) string {
 			}
 			return th.r.NewStyle().Padding(0, 1)
 		})
-	if th.Width > 0 {
-		t = t.Width(th.Width)
+	if !th.NoHeaders {
+		t = t.Headers(headers...)
 	}
-	return t.Render() + "\n"
+	out := t.Render()
+	if th.Width > 0 && lipgloss.Width(out) > th.Width {
+		out = t.Width(th.Width).Render()
+	}
+	return out + "\n"
 }
 
 func trimRight(s string) string {

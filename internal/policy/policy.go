@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -176,7 +177,8 @@ func parseEntry(n *yaml.Node) (Entry, error) {
 	return e, nil
 }
 
-var dropletIDRe = regexp.MustCompile(`^[0-9]+$`)
+// The regexps are compiled on first use, not at start-up.
+var dropletIDRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+$`) })
 
 // checkValue validates a value and puts it in canonical form.
 func checkValue(e *Entry) error {
@@ -192,7 +194,7 @@ func checkValue(e *Entry) error {
 			return fmt.Errorf("tag %q: a tag name has letters, digits, ':', '-' and '_' only", e.Value)
 		}
 	case KindDroplet:
-		if dropletIDRe.MatchString(e.Value) {
+		if dropletIDRe().MatchString(e.Value) {
 			if n, err := strconv.Atoi(e.Value); err != nil || n < 1 {
 				return fmt.Errorf("droplet %q is not a valid Droplet id", e.Value)
 			}
@@ -256,13 +258,13 @@ func configError(file string, err error) error {
 		return apperr.Configf("%s: %s", file, strings.TrimPrefix(te.Errors[0], "yaml: "))
 	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRe().FindStringSubmatch(msg); m != nil {
 		return apperr.Configf("%s:%s: %s", file, m[1], m[2])
 	}
 	return apperr.Configf("%s: %s", file, msg)
 }
 
-var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line (\d+): (.*)$`) })
 
 // FromNode decodes a `firewall:` block the config package has kept as a
 // node. file names the config file in errors.

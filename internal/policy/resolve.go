@@ -111,7 +111,7 @@ func Resolve(entries []Entry, inv *doapi.Inventory) []Resolved {
 
 func resolveDroplet(r *Resolved, inv *doapi.Inventory) {
 	v := r.Entry.Value
-	if dropletIDRe.MatchString(v) {
+	if dropletIDRe().MatchString(v) {
 		id, _ := strconv.Atoi(v)
 		for _, d := range inv.Droplets {
 			if d.ID == id {

@@ -133,7 +133,7 @@ func judgeTLS(f *findings, addr string, info *TLSInfo, now time.Time, warnDays i
 	case info.VerifyError != "":
 		f.fail("TLS certificate of %s cannot be verified: %s", addr, info.VerifyError)
 	case info.DaysLeft < warnDays:
-		f.warn("TLS certificate of %s expires in %d days (%s)", addr, info.DaysLeft, info.notAfter.UTC().Format("2006-01-02"))
+		f.warn("TLS certificate of %s expires in %s (%s)", addr, plural(int64(info.DaysLeft), "day"), info.notAfter.UTC().Format("2006-01-02"))
 	}
 }
 

@@ -315,7 +315,12 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 		parts = append(parts, fmt.Sprintf("ping p50 %s max %s", micros(d.PingP50US), micros(d.PingMaxUS)))
 	}
 	if d.TLS != nil {
-		parts = append(parts, fmt.Sprintf("%s, certificate expires in %d days", d.TLS.Version, d.TLS.DaysLeft))
+		if d.TLS.DaysLeft < p.CertWarnDays {
+			// judgeTLS already says when it expires: once is enough.
+			parts = append(parts, d.TLS.Version)
+		} else {
+			parts = append(parts, fmt.Sprintf("%s, certificate expires in %s", d.TLS.Version, plural(int64(d.TLS.DaysLeft), "day")))
+		}
 	}
 	return strings.Join(parts, ", ")
 }

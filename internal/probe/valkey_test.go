@@ -69,6 +69,9 @@ func TestValkeyCertExpiry(t *testing.T) {
 		if out.Status != Warn || !strings.Contains(out.Detail, "TLS certificate of "+srv.Addr+" expires in 10 days") {
 			t.Fatalf("got %s %q, want warn expires in 10 days", out.Status, out.Detail)
 		}
+		if n := strings.Count(out.Detail, "expires in"); n != 1 {
+			t.Fatalf("detail %q says the expiry %d times, want once", out.Detail, n)
+		}
 		if d.TLS.DaysLeft != 10 || d.Server != "valkey" {
 			t.Fatalf("data %+v", d)
 		}
@@ -216,5 +219,14 @@ func TestValkeyTLSToPlaintextPort(t *testing.T) {
 	// valkeyclient explains the silent handshake before the check's deadline.
 	if c.Status != Fail || !strings.Contains(c.Detail, "plaintext") || time.Since(start) > 1200*time.Millisecond {
 		t.Fatalf("got %s %q", c.Status, c.Detail)
+	}
+}
+
+func TestJudgeTLSOneDay(t *testing.T) {
+	now := time.Now()
+	f := newFindings()
+	judgeTLS(f, "db:25061", &TLSInfo{DaysLeft: 1, notBefore: now.Add(-time.Hour), notAfter: now.Add(36 * time.Hour)}, now, 14)
+	if d := f.detail(""); !strings.Contains(d, "expires in 1 day (") {
+		t.Fatalf("detail %q, want \"expires in 1 day (\"", d)
 	}
 }

@@ -1,4 +1,4 @@
-// Package configcmd is `oxyctl config view|path`.
+// Package configcmd is `oxyctl config view|path|get-contexts|use-context`.
 package configcmd
 
 import (
@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
@@ -17,18 +18,20 @@ import (
 
 const configLong = `Settings are taken from flags, then the environment, then the active context
 of the config file, then the built-in defaults. 'config view' shows the result
-with every secret masked, and where each setting came from.
+with every secret masked, and where each setting came from. 'config
+get-contexts' lists the file's contexts and 'config use-context NAME' makes
+one current.
 `
 
 // NewCmdConfig builds `oxyctl config`.
 func NewCmdConfig(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config <command>",
-		Short: "Show the settings oxyctl resolved and where the config file is",
+		Short: "Show the settings oxyctl resolved, the config file and its contexts",
 		Long:  configLong,
 		Args:  cmdutil.NoArgs,
 	}
-	cmd.AddCommand(newCmdView(f, nil), newCmdPath(f, nil))
+	cmd.AddCommand(newCmdView(f, nil), newCmdPath(f, nil), newCmdGetContexts(f, nil), newCmdUseContext(f, nil))
 	return cmd
 }
 
@@ -135,7 +138,8 @@ func viewRun(_ context.Context, opts *viewOptions) error {
 }
 
 type pathOptions struct {
-	IO *iostreams.IOStreams
+	IO     *iostreams.IOStreams
+	Format output.Format
 	// Path is where the config file is looked for (no file is read).
 	Path func() string
 }
@@ -143,12 +147,14 @@ type pathOptions struct {
 func newCmdPath(f *cmdutil.Factory, runF func(context.Context, *pathOptions) error) *cobra.Command {
 	opts := &pathOptions{IO: f.IO, Path: func() string { return config.Path(f.Flags, f.Getenv) }}
 	return &cobra.Command{
-		Use:     "path",
-		Short:   "Print the config file's path",
-		Long:    "Print the path of the config file oxyctl reads (--config, else $XDG_CONFIG_HOME/oxyctl/config.yaml).\n\nEXIT STATUS\n  0  always",
+		Use:   "path",
+		Short: "Print the config file's path",
+		Long: "Print the path of the config file oxyctl reads (--config, else OXYCTL_CONFIG, else\n" +
+			"$XDG_CONFIG_HOME/oxyctl/config.yaml). With -o json: {\"path\": ...}.\n\nEXIT STATUS\n  0  always",
 		Example: "  $ oxyctl config path",
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.Format()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -158,6 +164,138 @@ func newCmdPath(f *cmdutil.Factory, runF func(context.Context, *pathOptions) err
 }
 
 func pathRun(_ context.Context, opts *pathOptions) error {
-	_, err := fmt.Fprintln(opts.IO.Out, opts.Path())
-	return err
+	p := opts.Path()
+	return output.Print(opts.IO, opts.Format, struct {
+		Path string `json:"path"`
+	}{p}, func(w io.Writer, _ *output.Theme) error {
+		_, err := fmt.Fprintln(w, p)
+		return err
+	})
+}
+
+// Contexts is the JSON of `config get-contexts`.
+type Contexts struct {
+	ConfigPath     string         `json:"config_path"`
+	CurrentContext string         `json:"current_context"`
+	Contexts       []ContextEntry `json:"contexts"`
+}
+
+// ContextEntry is one context of the file.
+type ContextEntry struct {
+	Name     string `json:"name"`
+	Current  bool   `json:"current"`
+	RedisURL string `json:"redis_url"`
+	Cluster  string `json:"cluster"`
+}
+
+type getContextsOptions struct {
+	IO     *iostreams.IOStreams
+	Format output.Format
+	// Path is the config file; Explicit says it was named (it must exist).
+	Path     func() string
+	Explicit func() bool
+}
+
+func newCmdGetContexts(f *cmdutil.Factory, runF func(context.Context, *getContextsOptions) error) *cobra.Command {
+	opts := &getContextsOptions{IO: f.IO,
+		Path:     func() string { return config.Path(f.Flags, f.Getenv) },
+		Explicit: func() bool { return config.Explicit(f.Flags, f.Getenv) },
+	}
+	return &cobra.Command{
+		Use:   "get-contexts",
+		Short: "List the contexts of the config file",
+		Long: "List the contexts of the config file, the current one marked with *, with each one's\n" +
+			"Valkey URL (password masked) and cluster.\n\nEXIT STATUS\n  0  success\n  2  the config file is invalid",
+		Example: "  $ oxyctl config get-contexts\n  $ oxyctl config get-contexts --jq '.contexts[].name'",
+		Args:    cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = f.Format()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return getContextsRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func getContextsRun(_ context.Context, opts *getContextsOptions) error {
+	path := opts.Path()
+	file, _, err := config.Load(path, opts.Explicit())
+	if err != nil {
+		return err
+	}
+	res := Contexts{ConfigPath: path, CurrentContext: file.CurrentContext, Contexts: []ContextEntry{}}
+	for _, name := range file.Names() {
+		c := file.Contexts[name]
+		res.Contexts = append(res.Contexts, ContextEntry{Name: name, Current: name == file.CurrentContext, RedisURL: redact.URL(c.Redis.URL), Cluster: c.DigitalOcean.Cluster})
+	}
+	return output.Print(opts.IO, opts.Format, res, func(w io.Writer, th *output.Theme) error {
+		if len(res.Contexts) == 0 {
+			_, err := fmt.Fprintf(w, "no contexts in %s\n", path)
+			return err
+		}
+		rows := make([][]string, 0, len(res.Contexts))
+		for _, c := range res.Contexts {
+			mark := ""
+			if c.Current {
+				mark = "*"
+			}
+			rows = append(rows, []string{mark, c.Name, c.RedisURL, c.Cluster})
+		}
+		_, err := io.WriteString(w, th.Table([]string{"CURRENT", "NAME", "REDIS URL", "CLUSTER"}, rows))
+		return err
+	})
+}
+
+type useContextOptions struct {
+	IO     *iostreams.IOStreams
+	Format output.Format
+	Path   func() string
+	Name   string
+}
+
+func newCmdUseContext(f *cmdutil.Factory, runF func(context.Context, *useContextOptions) error) *cobra.Command {
+	opts := &useContextOptions{IO: f.IO, Path: func() string { return config.Path(f.Flags, f.Getenv) }}
+	return &cobra.Command{
+		Use:   "use-context NAME",
+		Short: "Make a context the current one in the config file",
+		Long: "Set current_context in the config file to NAME, which must be one of its contexts.\n" +
+			"Only that line of the file changes; comments and layout are kept.\n\n" +
+			"EXIT STATUS\n  0  success\n  2  no such context, no config file, or the file is invalid",
+		Example: "  $ oxyctl config use-context staging",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return apperr.Usagef("%s: want exactly one context name, got %d arguments", cmd.CommandPath(), len(args))
+			}
+			return nil
+		},
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return config.ContextNames(opts.Path()), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format, opts.Name = f.Format(), args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return useContextRun(cmd.Context(), opts)
+		},
+	}
+}
+
+func useContextRun(_ context.Context, opts *useContextOptions) error {
+	path := opts.Path()
+	if err := config.SetCurrentContext(path, opts.Name); err != nil {
+		return err
+	}
+	res := struct {
+		ConfigPath     string `json:"config_path"`
+		CurrentContext string `json:"current_context"`
+	}{path, opts.Name}
+	return output.Print(opts.IO, opts.Format, res, func(w io.Writer, _ *output.Theme) error {
+		_, err := fmt.Fprintf(w, "switched to context %q in %s\n", opts.Name, path)
+		return err
+	})
 }

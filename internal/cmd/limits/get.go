@@ -83,7 +83,7 @@ func getRun(ctx context.Context, opts *getOptions) error {
 		for _, m := range res.NotFound {
 			fmt.Fprintf(w, "%s: no counter (%s): no hits in the current window\n", printable(m.Query), printable(m.Key))
 		}
-		writeAnomalies(w, th, res.Anomalies, int64(len(res.Anomalies)))
+		writeAnomalies(opts.IO.ErrOut, th, res.Anomalies, int64(len(res.Anomalies))) // a warning: stderr
 		return nil
 	})
 }

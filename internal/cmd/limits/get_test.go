@@ -52,10 +52,11 @@ func TestGetRun(t *testing.T) {
 	s.seedStandard(t)
 	args := []string{"198.51.100.23", "2001:db8:abcd:12ff::1", "203.0.113.99", "h"}
 	tests := []struct {
-		name    string
-		tty     bool
-		format  output.Format
-		wantOut string
+		name       string
+		tty        bool
+		format     output.Format
+		wantOut    string
+		wantErrOut string
 	}{
 		{
 			name: "text, no terminal",
@@ -64,7 +65,8 @@ QUERY                  CLIENT                   HITS  REMAINING  BLOCKED  RESETS
 198.51.100.23          198.51.100.23            152   0          yes      <time>
 2001:db8:abcd:12ff::1  2001:db8:abcd:1200::/56  150   0          no       <time>
 203.0.113.99: no counter (rl:203.0.113.99): no hits in the current window
-warning: 1 key is not a valid counter (not counted as clients):
+`,
+			wantErrOut: `warning: 1 key is not a valid counter (not counted as clients):
 KEY   PROBLEM
 rl:h  wrong_type
 `,
@@ -81,12 +83,13 @@ rl:h  wrong_type
 │ ::1                │ :/56                │      │       │        │           │
 ╰────────────────────┴─────────────────────┴──────┴───────┴────────┴───────────╯
 203.0.113.99: no counter (rl:203.0.113.99): no hits in the current window
-warning: 1 key is not a valid counter (not counted as clients):
-╭───────────────────────────────────────┬──────────────────────────────────────╮
-│ KEY                                   │ PROBLEM                              │
-├───────────────────────────────────────┼──────────────────────────────────────┤
-│ rl:h                                  │ wrong_type                           │
-╰───────────────────────────────────────┴──────────────────────────────────────╯
+`,
+			wantErrOut: `warning: 1 key is not a valid counter (not counted as clients):
+╭──────┬────────────╮
+│ KEY  │ PROBLEM    │
+├──────┼────────────┤
+│ rl:h │ wrong_type │
+╰──────┴────────────╯
 `,
 		},
 		{
@@ -149,7 +152,7 @@ warning: 1 key is not a valid counter (not counted as clients):
 				t.Fatal(err)
 			}
 			checkOutput(t, "stdout", normalize(out.String()), tt.wantOut)
-			checkOutput(t, "stderr", errOut.String(), "")
+			checkOutput(t, "stderr", errOut.String(), tt.wantErrOut)
 		})
 	}
 }

@@ -114,7 +114,7 @@ func listRun(ctx context.Context, opts *listOptions) error {
 		fmt.Fprintf(w, "%s: %d keys scanned, %d clients matched, %d shown\n",
 			describe(l), res.ScannedKeys, res.MatchedClients, len(res.Clients))
 		writeRecords(w, th, res.Clients, now, false)
-		writeAnomalies(w, th, res.Anomalies, res.AnomalyCount)
+		writeAnomalies(opts.IO.ErrOut, th, res.Anomalies, res.AnomalyCount) // a warning: stderr
 		return nil
 	})
 }
@@ -148,7 +148,8 @@ func writeRecords(w io.Writer, th *output.Theme, recs []ratelimit.Record, now ti
 	fmt.Fprint(w, th.Table(headers, rows))
 }
 
-// writeAnomalies prints the keys that are not valid counters.
+// writeAnomalies prints the keys that are not valid counters (a warning,
+// so on stderr).
 func writeAnomalies(w io.Writer, th *output.Theme, as []ratelimit.Anomaly, total int64) {
 	if total == 0 {
 		return

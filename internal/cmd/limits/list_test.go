@@ -83,7 +83,8 @@ CLIENT                   HITS  REMAINING  BLOCKED  RESETS
 198.51.100.23            152   0          yes      <time>
 2001:db8:abcd:1200::/56  150   0          no       <time>
 203.0.113.7              3     147        no       <time>
-warning: 1 key is not a valid counter (not counted as clients):
+`,
+			wantErrOut: `warning: 1 key is not a valid counter (not counted as clients):
 KEY   PROBLEM
 rl:h  wrong_type
 `,
@@ -93,18 +94,19 @@ rl:h  wrong_type
 			tty:  true,
 			opts: listOptions{Top: 2, Sort: "ttl"},
 			wantOut: `limiter api (rl:*, 150 per 15m): 4 keys scanned, 3 clients matched, 2 shown
-╭─────────────────────────┬─────────────┬────────────┬────────────┬────────────╮
-│ CLIENT                  │ HITS        │ REMAINING  │ BLOCKED    │ RESETS     │
-├─────────────────────────┼─────────────┼────────────┼────────────┼────────────┤
-│ 203.0.113.7             │ 3           │ 147        │ no         │ ~~~~~~~~~  │
-│ 2001:db8:abcd:1200::/56 │ 150         │ 0          │ no         │ ~~~~~~~~~  │
-╰─────────────────────────┴─────────────┴────────────┴────────────┴────────────╯
-warning: 1 key is not a valid counter (not counted as clients):
-╭───────────────────────────────────────┬──────────────────────────────────────╮
-│ KEY                                   │ PROBLEM                              │
-├───────────────────────────────────────┼──────────────────────────────────────┤
-│ rl:h                                  │ wrong_type                           │
-╰───────────────────────────────────────┴──────────────────────────────────────╯
+╭─────────────────────────┬──────┬───────────┬─────────┬───────────╮
+│ CLIENT                  │ HITS │ REMAINING │ BLOCKED │ RESETS    │
+├─────────────────────────┼──────┼───────────┼─────────┼───────────┤
+│ 203.0.113.7             │ 3    │ 147       │ no      │ ~~~~~~~~~ │
+│ 2001:db8:abcd:1200::/56 │ 150  │ 0         │ no      │ ~~~~~~~~~ │
+╰─────────────────────────┴──────┴───────────┴─────────┴───────────╯
+`,
+			wantErrOut: `warning: 1 key is not a valid counter (not counted as clients):
+╭──────┬────────────╮
+│ KEY  │ PROBLEM    │
+├──────┼────────────┤
+│ rl:h │ wrong_type │
+╰──────┴────────────╯
 `,
 		},
 		{

@@ -103,7 +103,7 @@ func statsRun(ctx context.Context, opts *statsOptions) error {
 			fmt.Fprintln(w, "top clients:")
 			writeRecords(w, th, res.Top, now, false)
 		}
-		writeAnomalies(w, th, res.Anomalies, res.AnomalyCount)
+		writeAnomalies(opts.IO.ErrOut, th, res.Anomalies, res.AnomalyCount) // a warning: stderr
 		return nil
 	})
 }

@@ -58,10 +58,11 @@ func TestStatsRun(t *testing.T) {
 	s.seedStandard(t)
 	s.seed(t, set("rl:10.0.0.1", 20, 100*time.Second), set("rl:10.0.0.2", 400, 100*time.Second), set("rl:10.0.0.3", 1, 100*time.Second))
 	tests := []struct {
-		name    string
-		tty     bool
-		format  output.Format
-		wantOut string
+		name       string
+		tty        bool
+		format     output.Format
+		wantOut    string
+		wantErrOut string
 	}{
 		{
 			name: "text, no terminal",
@@ -88,7 +89,8 @@ CLIENT                   HITS  REMAINING  BLOCKED  RESETS
 10.0.0.1                 20    130        no       <time>
 203.0.113.7              3     147        no       <time>
 10.0.0.3                 1     149        no       <time>
-warning: 1 key is not a valid counter (not counted as clients):
+`,
+			wantErrOut: `warning: 1 key is not a valid counter (not counted as clients):
 KEY   PROBLEM
 rl:h  wrong_type
 `,
@@ -103,6 +105,13 @@ blocked       2
 total hits    726
 memory        ~M (estimate from 6 sampled keys)
 
+`,
+			wantErrOut: `warning: 1 key is not a valid counter (not counted as clients):
+╭──────┬────────────╮
+│ KEY  │ PROBLEM    │
+├──────┼────────────┤
+│ rl:h │ wrong_type │
+╰──────┴────────────╯
 `,
 		},
 	}
@@ -123,7 +132,7 @@ memory        ~M (estimate from 6 sampled keys)
 			} else {
 				checkOutput(t, "stdout", got, tt.wantOut)
 			}
-			checkOutput(t, "stderr", errOut.String(), "")
+			checkOutput(t, "stderr", errOut.String(), tt.wantErrOut)
 		})
 	}
 	t.Run("json", func(t *testing.T) {

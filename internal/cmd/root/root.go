@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmd/configcmd"
 	"github.com/oxyhq/oxyctl/internal/cmd/version"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
@@ -59,11 +60,30 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	}
 	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
 	// Runs once cobra has parsed the flags and arguments, before any command.
-	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		f.Started = true
 		f.IO.Verbose = f.Flags.Verbose
+		f.IO.NoHeaders = f.Flags.NoHeaders
 		if _, err := output.ParseFormat(f.Flags.Output); err != nil {
 			return err
+		}
+		if err := config.CheckFlags(f.Flags); err != nil {
+			return err
+		}
+		if f.Flags.Changed("jq") {
+			if f.Flags.Changed("output") && f.Format() != output.JSON {
+				return apperr.Usagef("--jq filters JSON output: drop -o %s", f.Flags.Output)
+			}
+			f.Flags.Output = string(output.JSON) // --jq implies -o json, errors included
+			q, err := output.CompileJQ(f.Flags.JQ)
+			if err != nil {
+				return err
+			}
+			f.JQ = output.NewJQWriter(q, f.IO.Out, f.IO.IsStdoutTTY())
+			f.IO.Out = f.JQ
+		}
+		if f.OnStart != nil {
+			f.OnStart(c)
 		}
 		return nil
 	}
@@ -71,7 +91,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	fl := f.Flags
 	pf := cmd.PersistentFlags()
 	pf.StringVarP(&fl.Output, "output", "o", "text", "output format: {text|json}")
-	pf.StringVar(&fl.ConfigPath, "config", "", "config file (default $XDG_CONFIG_HOME/oxyctl/config.yaml)")
+	pf.StringVar(&fl.ConfigPath, "config", "", "config file (env: OXYCTL_CONFIG; default $XDG_CONFIG_HOME/oxyctl/config.yaml)")
 	pf.StringVar(&fl.Context, "context", "", "config context to use (env: OXYCTL_CONTEXT)")
 	pf.StringVar(&fl.RedisURL, "redis-url", "", "Valkey URL, redis:// or rediss:// (env: OXYCTL_REDIS_URL, REDIS_URL)")
 	pf.StringVar(&fl.RedisCA, "redis-ca", "", "CA bundle for rediss:// (env: OXYCTL_REDIS_CA; default: system roots)")
@@ -82,6 +102,8 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	pf.StringVar(&fl.Cluster, "cluster", "", "database cluster name or UUID (env: OXYCTL_CLUSTER; default "+config.DefaultCluster+")")
 	pf.DurationVar(&fl.Timeout, "timeout", config.DefaultTimeout, "bound for every network step (env: OXYCTL_TIMEOUT)")
 	pf.BoolVarP(&fl.Verbose, "verbose", "v", false, "log what oxyctl does to stderr (secrets masked)")
+	pf.StringVar(&fl.JQ, "jq", "", "filter the JSON output with a jq expression, as gh does (implies -o json; strings print raw; a bad expression, or one that fails on the output, exits 2)")
+	pf.BoolVar(&fl.NoHeaders, "no-headers", false, "leave the header row out of text tables")
 	fl.Changed = func(name string) bool {
 		fg := pf.Lookup(name)
 		return fg != nil && fg.Changed
@@ -105,12 +127,14 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		cmd.AddCommand(c)
 	}
 	add("setup", version.NewCmdVersion(f, nil))
+	version.AddFlag(cmd, f)
 	add("setup", configcmd.NewCmdConfig(f))
 	for _, c := range opsCommands(f) {
 		add("ops", c)
 	}
 	cmd.InitDefaultCompletionCmd()
 	ensureExitStatus(cmd)
+	cmd.AddCommand(newCmdEnvironment()) // a help topic: no EXIT STATUS
 	cmdutil.Groups(cmd)
 	return cmd
 }

@@ -23,6 +23,9 @@ func TestTreeIsWhole(t *testing.T) {
 	}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
+		if c.IsAdditionalHelpTopicCommand() {
+			return // a help topic (oxyctl help environment) runs nothing, exits with nothing
+		}
 		if !strings.Contains(c.Long, "EXIT STATUS") {
 			t.Errorf("%s: help without EXIT STATUS", c.CommandPath())
 		}

@@ -1,0 +1,61 @@
+package output
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/oxyhq/oxyctl/internal/iostreams"
+)
+
+func theme(tty bool, width int, noHeaders bool) *Theme {
+	ios, _, _, _ := iostreams.Test()
+	ios.SetStdoutTTY(tty)
+	ios.SetTerminalWidth(width)
+	ios.NoHeaders = noHeaders
+	return NewTheme(ios)
+}
+
+var (
+	headers = []string{"CLIENT", "HITS"}
+	rows    = [][]string{{"203.0.113.7", "151"}, {"198.51.100.2", "3"}}
+)
+
+func TestTablePlain(t *testing.T) {
+	want := "CLIENT        HITS\n203.0.113.7   151\n198.51.100.2  3\n"
+	if got := theme(false, 80, false).Table(headers, rows); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	want = "203.0.113.7   151\n198.51.100.2  3\n"
+	if got := theme(false, 80, true).Table(headers, rows); got != want {
+		t.Fatalf("--no-headers: got %q, want %q", got, want)
+	}
+}
+
+func maxWidth(s string) int {
+	w := 0
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		w = max(w, lipgloss.Width(l))
+	}
+	return w
+}
+
+// On a terminal a table is as wide as its content, not the terminal, and
+// shrinks to the terminal when its content is wider.
+func TestTableTerminalWidth(t *testing.T) {
+	got := theme(true, 200, false).Table(headers, rows)
+	// │ 198.51.100.2 │ HITS │: borders, padding and the widest cells.
+	want := lipgloss.Width("│ 198.51.100.2 │ HITS │")
+	if w := maxWidth(got); w != want {
+		t.Fatalf("width %d on a 200-column terminal, want the content's %d:\n%s", w, want, got)
+	}
+	long := [][]string{{strings.Repeat("x", 120), "1"}}
+	if w := maxWidth(theme(true, 60, false).Table(headers, long)); w > 60 {
+		t.Fatalf("width %d on a 60-column terminal", w)
+	}
+	got = theme(true, 200, true).Table(headers, rows)
+	if strings.Contains(got, "CLIENT") || !strings.Contains(got, "203.0.113.7") {
+		t.Fatalf("--no-headers on a terminal:\n%s", got)
+	}
+}
