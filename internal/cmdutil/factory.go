@@ -69,6 +69,11 @@ func New(ios *iostreams.IOStreams, getenv config.Getenv) *Factory {
 	f.Settings = func() (*config.Settings, error) {
 		f.settingsOnce.Do(func() {
 			f.settings, f.settingsErr = config.Resolve(f.Flags, f.Getenv)
+			if f.settingsErr == nil {
+				for _, w := range f.settings.Warnings {
+					f.IO.Warnf("%s", w)
+				}
+			}
 		})
 		return f.settings, f.settingsErr
 	}

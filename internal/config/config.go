@@ -21,6 +21,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/redact"
+	"github.com/oxyhq/oxyctl/internal/userfile"
 )
 
 // Defaults.
@@ -36,6 +37,9 @@ const (
 type File struct {
 	CurrentContext string              `yaml:"current_context"`
 	Contexts       map[string]*Context `yaml:"contexts"`
+	// Warnings are what Load noticed about the file itself (permissions),
+	// for stderr.
+	Warnings []string `yaml:"-"`
 }
 
 // Context is one named set of settings.
@@ -126,6 +130,8 @@ type Settings struct {
 	Firewall *yaml.Node `json:"-"`
 	// Sources says where each setting came from: flag, env NAME, context, default.
 	Sources map[string]string `json:"sources"`
+	// Warnings are about the config file itself, for stderr.
+	Warnings []string `json:"-"`
 }
 
 // Getenv looks up an environment variable.
@@ -175,15 +181,52 @@ func CheckFlags(fl *Flags) error {
 // Load reads and checks the config file. A missing file at the default path
 // is not an error (an empty File); a missing file named by --config is.
 func Load(path string, explicit bool) (*File, bool, error) {
-	b, err := os.ReadFile(path)
+	b, err := userfile.Read(path, MaxFileSize)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		return &File{}, false, nil
 	}
 	if err != nil {
-		return nil, false, &apperr.ConfigError{Err: fmt.Errorf("cannot read config file: %v", err)}
+		return nil, false, &apperr.ConfigError{Err: fmt.Errorf("cannot read config file %s: %v", path, err)}
 	}
 	f, err := Parse(path, b)
+	if err == nil {
+		f.Warnings = permissionWarnings(path, f)
+	}
 	return f, true, err
+}
+
+// MaxFileSize bounds the config file: a few contexts are a few KiB.
+const MaxFileSize = 1 << 20
+
+// permissionWarnings says, as ssh does, when others can write the config
+// file (they could point oxyctl at their own server), or can read it while it
+// holds a secret (a password in a URL, a token).
+func permissionWarnings(path string, f *File) []string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	mode := st.Mode().Perm()
+	switch {
+	case mode&0o022 != 0:
+		return []string{fmt.Sprintf("others can write the config file %s (mode %04o): run chmod go-w %s", path, mode, path)}
+	case mode&0o044 != 0 && f.holdsSecret():
+		return []string{fmt.Sprintf("the config file %s holds a password or token and others can read it (mode %04o): run chmod 600 %s", path, mode, path)}
+	}
+	return nil
+}
+
+// holdsSecret reports whether a context has a token or a password in a URL.
+func (f *File) holdsSecret() bool {
+	for _, c := range f.Contexts {
+		if c == nil {
+			continue
+		}
+		if c.DigitalOcean.Token != "" || redact.Password(c.Redis.URL) != "" || redact.Password(c.API.URL) != "" || redact.Password(c.DigitalOcean.APIURL) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // The regexps are compiled on first use (a bad config file), not at start-up.
@@ -245,7 +288,7 @@ func Resolve(fl *Flags, getenv Getenv) (*Settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Settings{ConfigPath: path, ConfigFound: found, Sources: map[string]string{}}
+	s := &Settings{ConfigPath: path, ConfigFound: found, Sources: map[string]string{}, Warnings: file.Warnings}
 
 	// The context: flag, env, the file's current_context.
 	ctxName, src := pick(fl.Changed("context"), fl.Context, getenv, []string{"OXYCTL_CONTEXT"}, file.CurrentContext, "")

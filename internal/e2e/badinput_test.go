@@ -137,6 +137,8 @@ func TestBadInput(t *testing.T) {
 		{name: "wrong CA", args: []string{"limits", "list"}, env: with("OXYCTL_REDIS_CA", otherCA.CAFile), code: 3, kind: "tls"},
 		{name: "no CA", args: []string{"pubsub", "channels"}, env: with("OXYCTL_REDIS_CA", ""), code: 3, kind: "tls"},
 		{name: "CA file unreadable", args: []string{"limits", "list"}, env: with("OXYCTL_REDIS_CA", notADir+"/ca.pem"), code: 2, kind: "config"},
+		{name: "config is a FIFO", args: []string{"--config", fifo, "limits", "list"}, code: 2, kind: "config", max: time.Second},
+		{name: "config is /dev/zero", args: []string{"--config", "/dev/zero", "limits", "list"}, code: 2, kind: "config", max: time.Second},
 		{name: "CA file is a FIFO", args: []string{"limits", "list"}, env: with("OXYCTL_REDIS_CA", fifo), code: 2, kind: "config", max: time.Second},
 		{name: "CA file is /dev/zero", args: []string{"limits", "list"}, env: with("OXYCTL_REDIS_CA", "/dev/zero"), code: 2, kind: "config", max: time.Second},
 		{name: "policy is a FIFO", args: []string{"firewall", "audit", "--policy", fifo}, code: 2, kind: "config", max: time.Second},
