@@ -7,11 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,13 +32,30 @@ import (
 // SIGTERM cancel the run's context, but only once a command that does work
 // starts: --help, version and completion exit before any signal handling is
 // set up (signal.Notify costs a goroutine and an OS thread at start).
+//
+// Nothing may keep the process alive after the user asked it to stop: a
+// second signal ends it at once, and a command still running
+// signalGrace after the first one is ended too (exit 130, or 143 for
+// SIGTERM).
 func Main() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sig := &signals{cancel: cancel}
+	ios := iostreams.System()
+	sig := &signals{cancel: cancel, grace: signalGrace, errOut: ios.ErrOut, exit: os.Exit}
 	defer sig.stop()
-	return execute(ctx, os.Args[1:], iostreams.System(), os.Getenv, sig.start)
+	code := execute(ctx, os.Args[1:], ios, os.Getenv, sig.start)
+	if code == apperr.ExitInterrupted && sig.received() == syscall.SIGTERM {
+		code = exitTerminated
+	}
+	return code
 }
+
+// signalGrace is how long a command may take to stop after Ctrl-C or
+// SIGTERM before the process ends without it.
+const signalGrace = 5 * time.Second
+
+// exitTerminated is a shell's code for a process that SIGTERM ended.
+const exitTerminated = 143
 
 // Run runs oxyctl with args and returns the exit code. Tests call it directly.
 func Run(ctx context.Context, args []string, ios *iostreams.IOStreams, getenv config.Getenv) int {
@@ -52,8 +72,8 @@ func execute(ctx context.Context, args []string, ios *iostreams.IOStreams, geten
 	cmd.SetOut(ios.Out)
 	cmd.SetErr(ios.ErrOut)
 
-	stdout := ios.Out
-	defer func() { ios.Out = stdout }()
+	stdout, stderr := ios.Out, ios.ErrOut
+	defer func() { ios.Flush(); ios.Out, ios.ErrOut = stdout, stderr }()
 	if onStart != nil {
 		f.OnStart = func(c *cobra.Command) {
 			if !quiet(c) {
@@ -112,24 +132,69 @@ func quiet(c *cobra.Command) bool {
 // start until stop, as signal.NotifyContext does.
 type signals struct {
 	cancel context.CancelFunc
-	ch     chan os.Signal
-	done   chan struct{}
+	grace  time.Duration
+	errOut io.Writer
+	exit   func(code int) // os.Exit; tests replace it
+
+	ch   chan os.Signal
+	done chan struct{}
+	mu   sync.Mutex
+	got  os.Signal // the first signal, if any
 }
 
 func (s *signals) start() {
 	if s.ch != nil {
 		return
 	}
-	s.ch = make(chan os.Signal, 1)
+	s.ch = make(chan os.Signal, 2)
 	s.done = make(chan struct{})
 	signal.Notify(s.ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
+	go s.watch()
+}
+
+// watch cancels the run on the first signal; on a second one, or when the
+// run has not ended within the grace period, it ends the process.
+func (s *signals) watch() {
+	var stuck <-chan time.Time
+	for {
 		select {
-		case <-s.ch:
-			s.cancel()
+		case sig := <-s.ch:
+			s.mu.Lock()
+			first := s.got == nil
+			if first {
+				s.got = sig
+			}
+			s.mu.Unlock()
+			if first {
+				s.cancel()
+				stuck = time.After(s.grace)
+				continue
+			}
+			fmt.Fprintln(s.errOut, "oxyctl: interrupted again: stopping now")
+			s.exit(exitCode(sig))
+			return
+		case <-stuck:
+			fmt.Fprintf(s.errOut, "oxyctl: still running %s after the interrupt: stopping now\n", s.grace)
+			s.exit(exitCode(s.received()))
+			return
 		case <-s.done:
+			return
 		}
-	}()
+	}
+}
+
+// received is the first signal, or nil.
+func (s *signals) received() os.Signal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got
+}
+
+func exitCode(sig os.Signal) int {
+	if sig == syscall.SIGTERM {
+		return exitTerminated
+	}
+	return apperr.ExitInterrupted
 }
 
 func (s *signals) stop() {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"debug/elf"
+	"io"
 	"os"
 	"strings"
 	"syscall"
@@ -49,7 +50,7 @@ func TestSignalsOnlyForWork(t *testing.T) {
 func TestSignalsCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := &signals{cancel: cancel}
+	s := &signals{cancel: cancel, grace: time.Minute, errOut: io.Discard, exit: func(int) { t.Error("exited on the first signal") }}
 	s.start()
 	defer s.stop()
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
@@ -59,6 +60,53 @@ func TestSignalsCancel(t *testing.T) {
 	case <-ctx.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("SIGINT did not cancel the context")
+	}
+}
+
+// A second signal, or a command still running the grace period after the
+// first, ends the process: 130 for Ctrl-C, 143 for SIGTERM. (Before: a run
+// stuck in a blocked close ignored every signal.)
+func TestSignalsAlwaysEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sigs  []syscall.Signal
+		grace time.Duration
+		want  int
+	}{
+		{"second Ctrl-C", []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, time.Minute, 130},
+		{"SIGTERM after Ctrl-C", []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}, time.Minute, 143},
+		{"stuck after Ctrl-C", []syscall.Signal{syscall.SIGINT}, 100 * time.Millisecond, 130},
+		{"stuck after SIGTERM", []syscall.Signal{syscall.SIGTERM}, 100 * time.Millisecond, 143},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			exited := make(chan int, 1)
+			var errOut strings.Builder
+			s := &signals{cancel: cancel, grace: tc.grace, errOut: &errOut, exit: func(code int) { exited <- code }}
+			s.start()
+			defer s.stop()
+			for _, sig := range tc.sigs {
+				if err := syscall.Kill(syscall.Getpid(), sig); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			select {
+			case code := <-exited:
+				if code != tc.want {
+					t.Fatalf("exit %d, want %d", code, tc.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the process was not ended")
+			}
+			if ctx.Err() == nil {
+				t.Error("the first signal did not cancel the run")
+			}
+			if !strings.Contains(errOut.String(), "stopping now") {
+				t.Errorf("stderr %q", errOut.String())
+			}
+		})
 	}
 }
 

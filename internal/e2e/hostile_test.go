@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -94,7 +95,10 @@ func TestHostileServerMatrix(t *testing.T) {
 			}
 			return ""
 		})
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		r := oxyctl(t, map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr, "OXYCTL_TIMEOUT": "2s"}, append(hc.args, "-o", "json")...)
+		runtime.ReadMemStats(&after)
 		class := strings.Join(hc.args[:2], " ")
 		perClass[class]++
 		problem := ""
@@ -103,6 +107,10 @@ func TestHostileServerMatrix(t *testing.T) {
 			problem = fmt.Sprintf("exit %d, want %d", r.code, hc.code)
 		case r.elapsed > 3*time.Second:
 			problem = fmt.Sprintf("took %s", r.elapsed)
+		case after.TotalAlloc-before.TotalAlloc > 64<<20:
+			// Everything the run allocated, not only what it held at once:
+			// a bound on its peak memory whatever the reply declares.
+			problem = fmt.Sprintf("allocated %d MiB", (after.TotalAlloc-before.TotalAlloc)>>20)
 		case strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "internal error"):
 			problem = "panic: " + r.stderr
 		case hc.code == 3:

@@ -23,7 +23,8 @@ type Progress struct {
 // StartProgress starts showing "label: N what" once after has passed. Call
 // End when the work is over.
 func (s *IOStreams) StartProgress(label, what string, after time.Duration) *Progress {
-	p := &Progress{w: s.ErrOut, stop: make(chan struct{}), enabled: s.ShowProgress()}
+	// Past the guard: its own \r and erase sequences; its label is oxyctl's.
+	p := &Progress{w: raw(s.ErrOut), stop: make(chan struct{}), enabled: s.ShowProgress()}
 	if !p.enabled {
 		return p
 	}

@@ -49,7 +49,21 @@ type Conn struct {
 }
 
 // Close closes the client.
-func (c *Conn) Close() { c.Client.Close() }
+// Close closes the client, waiting at most closeTimeout: closing must never
+// keep oxyctl from ending (valkey-go waits for its connections' goroutines).
+func (c *Conn) Close() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Client.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeTimeout):
+	}
+}
+
+const closeTimeout = 2 * time.Second
 
 // Redacted is the URL with its password masked.
 func (c *Conn) Redacted() string { return redact.URL(c.opts.URL) }
@@ -85,6 +99,10 @@ func ClientOption(o Options) (valkey.ClientOption, Target, error) {
 		// A CLI wants an answer or an error, not silent retries.
 		DisableRetry: true,
 		DialCtxFn:    dialGuarded(t, o.AllowPlaintext),
+		// Pipelining mode waits for a reply in a select that ctx's end
+		// interrupts; the synchronous mode reads until the deadline, so
+		// Ctrl-C went unheard for up to --timeout.
+		AlwaysPipelining: true,
 	}
 	if t.Username == "" && t.Password != "" {
 		opt.Username = ""

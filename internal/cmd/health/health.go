@@ -193,7 +193,7 @@ func watch(ctx context.Context, opts *healthOptions, s *config.Settings, runner 
 			th := output.NewTheme(opts.IO)
 			var b strings.Builder
 			if th.TTY {
-				b.WriteString("\x1b[H\x1b[2J") // redraw in place
+				opts.IO.Control("\x1b[H\x1b[2J") // redraw in place
 			} else if rounds > 1 {
 				b.WriteString("\n")
 			}

@@ -82,6 +82,8 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 			f.JQ = output.NewJQWriter(q, f.IO.Out, f.IO.IsStdoutTTY())
 			f.IO.Out = f.JQ
 		}
+		// Server- and API-controlled text never drives the terminal.
+		f.IO.GuardText(f.Format() == output.Text)
 		if f.OnStart != nil {
 			f.OnStart(c)
 		}
