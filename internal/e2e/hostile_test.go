@@ -174,3 +174,30 @@ func TestHostileClusterWithoutNodes(t *testing.T) {
 	}
 	checkError(t, oxyctl(t, env, "limits", "list"), 3, "", false)
 }
+
+// A server that stops answering a command: the error says so in words
+// (kind timeout) within the timeout, never a raw "context deadline
+// exceeded". (Before: limits get and reset printed exactly that.)
+func TestHostileSilentServer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"GET", []string{"limits", "get", "203.0.113.7"}},
+		{"TYPE", []string{"limits", "reset", "203.0.113.7", "--yes"}},
+		{"SCAN", []string{"limits", "list"}},
+		{"PUBSUB", []string{"pubsub", "channels"}},
+	} {
+		s := hostile.Start(t, func(a []string) string {
+			if a[0] == tc.name {
+				return hostile.Hang
+			}
+			return ""
+		})
+		r := oxyctl(t, map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr, "OXYCTL_TIMEOUT": "1s"}, append(tc.args, "-o", "json")...)
+		checkError(t, r, 3, "timeout", true)
+		if strings.Contains(r.stderr, "context deadline exceeded") || r.elapsed > 2500*time.Millisecond {
+			t.Errorf("%v: %s (%s)", tc.args, r.stderr, r.elapsed)
+		}
+	}
+}

@@ -193,15 +193,16 @@ func wrapErr(ctx context.Context, what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		return ctx.Err()
+	if errors.Is(ctx.Err(), context.Canceled) && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return ctx.Err() // interrupted: app reports it
 	}
 	var re *apperr.RuntimeError
 	if errors.As(err, &re) {
 		return err
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return apperr.Runtime(apperr.KindTimeout, fmt.Errorf("%s: %w", what, err), "raise --timeout or check the network path to Valkey")
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The command's own --timeout, not a raw "context deadline exceeded".
+		return apperr.Runtime(apperr.KindTimeout, fmt.Errorf("%s: Valkey did not answer within the timeout", what), "raise --timeout or check the network path to Valkey")
 	}
 	if ve, ok := valkey.IsValkeyErr(err); ok {
 		msg := ve.Error()
