@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -244,8 +245,20 @@ func report(ios *iostreams.IOStreams, f *cmdutil.Factory, err error) int {
 	return code
 }
 
+// oneLine makes an error message one line of at most maxMessage bytes: a
+// server or API can put megabytes in an error reply.
 func oneLine(s string) string {
 	s = strings.TrimSpace(s)
 	s = strings.ReplaceAll(s, "\r", " ")
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+	if len(s) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = fmt.Sprintf("%s... (%d bytes more)", s[:cut], len(s)-cut)
+	}
+	return s
 }
+
+const maxMessage = 1000

@@ -201,3 +201,21 @@ func TestHostileSilentServer(t *testing.T) {
 		}
 	}
 }
+
+// An error reply of half a megabyte becomes one short line, not half a
+// megabyte of stderr. (Before: the whole reply was the error line.)
+func TestHostileHugeErrorReply(t *testing.T) {
+	s := hostile.Start(t, func(a []string) string {
+		if a[0] == "GET" || a[0] == "PTTL" {
+			return "-ERR " + strings.Repeat("x", 500<<10) + "\r\n"
+		}
+		return ""
+	})
+	for _, format := range []string{"text", "json"} {
+		r := oxyctl(t, map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr}, "limits", "get", "203.0.113.7", "-o", format)
+		checkError(t, r, 3, "", format == "json")
+		if len(r.stderr) > 1500 {
+			t.Errorf("%s: stderr is %d bytes", format, len(r.stderr))
+		}
+	}
+}
