@@ -47,6 +47,8 @@ type applyResult struct {
 	// Rules are the rules read back after the PUT (the current rules when
 	// nothing was written).
 	Rules []policy.RuleInfo `json:"rules"`
+	// Backup is the file holding the rules as they were before the PUT.
+	Backup string `json:"backup,omitempty"`
 }
 
 const applyLong = `Make the cluster's firewall rules equal to the policy. The plan comes first:
@@ -107,7 +109,7 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 	if err := st.writable(); err != nil {
 		return err
 	}
-	plan, err := policy.MakePlan(fw, resolved, st.rules, inv)
+	plan, err := policy.MakePlanAt(fw, resolved, st.rules, inv, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -161,19 +163,11 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 		}
 	}
 
-	if err := st.api.PutFirewall(ctx, st.cluster.ID, plan.Final); err != nil {
+	path, after, err := opts.writeRules(ctx, st, plan.Final, "firewall apply")
+	if err != nil {
 		return err
 	}
-	res.Changed = true
-	after, err := st.api.Firewall(ctx, st.cluster.ID)
-	if err != nil {
-		return fmt.Errorf("the firewall was written but could not be read back: %w", err)
-	}
-	if diffs := policy.Verify(plan.Final, after); len(diffs) > 0 {
-		return &apperr.RuntimeError{Kind: apperr.KindAPI,
-			Err:  fmt.Errorf("the firewall was written but reads back differently: %s", strings.Join(diffs, "; ")),
-			Hint: "run `oxyctl firewall audit` to see the rules as they are now"}
-	}
+	res.Changed, res.Backup = true, path
 	res.Rules = policy.Describe(after, inv)
 	return output.Print(ios, opts.Format, res, func(w io.Writer, th *output.Theme) error {
 		fmt.Fprintf(w, "%s applied: %d added, %d removed, %d kept; read back %s matching the policy\n",

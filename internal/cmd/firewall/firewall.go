@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/backup"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
@@ -51,6 +52,8 @@ type clusterOptions struct {
 	// ContextPolicy is the firewall block of the active context (nil when absent).
 	ContextPolicy func() (*policy.Firewall, error)
 	Now           func() time.Time
+	// BackupDir is where backups go ($XDG_STATE_HOME/oxyctl/backups).
+	BackupDir func() (string, error)
 }
 
 const firewallLong = `The managed Valkey cluster accepts connections only from its trusted sources:
@@ -98,8 +101,9 @@ func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 // newClusterOptions fills the options every verb shares from the Factory.
 func newClusterOptions(f *cmdutil.Factory) clusterOptions {
 	return clusterOptions{
-		IO:  f.IO,
-		Now: f.Now,
+		IO:        f.IO,
+		Now:       f.Now,
+		BackupDir: func() (string, error) { return backup.Dir(f.Getenv) },
 		Client: func(ctx context.Context) (API, error) {
 			c, err := f.DO(ctx)
 			if err != nil {
