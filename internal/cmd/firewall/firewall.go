@@ -94,6 +94,9 @@ func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 		NewCmdList(f, nil),
 		NewCmdAudit(f, nil),
 		NewCmdApply(f, nil),
+		NewCmdAllow(f, nil),
+		NewCmdRevoke(f, nil),
+		NewCmdRestore(f, nil),
 	)
 	return cmd
 }
