@@ -52,6 +52,9 @@ func TestSecrets(t *testing.T) {
 		{"limits", "reset", "203.0.113.7", "--dry-run"}, {"limits", "reset", "--all", "--dry-run"},
 		{"pubsub", "channels"}, {"pubsub", "tail", "--duration", "200ms"},
 		{"firewall", "list"}, {"firewall", "audit", "--policy", policy}, {"firewall", "apply", "--policy", policy, "--dry-run"},
+		// Writes: each saves a backup under XDG_STATE_HOME, inside dir, which is searched below.
+		{"firewall", "allow", "--ip", "10.110.0.77", "--for", "1h", "--reason", "secrets test", "--yes"},
+		{"firewall", "revoke", "--ip", "10.110.0.77", "--yes"},
 		{"config", "view"}, {"version"},
 	}
 	n := 0
@@ -60,6 +63,7 @@ func TestSecrets(t *testing.T) {
 		env  map[string]string
 		pre  []string
 	}{{"env", viaEnv, nil}, {"config", viaFile, []string{"--config", cfg}}, {"broken", broken, nil}, {"userinfo", userinfo, nil}} {
+		setup.env["XDG_STATE_HOME"] = filepath.Join(dir, "state")
 		for _, c := range commands {
 			for _, format := range []string{"text", "json"} {
 				for _, verbose := range []bool{false, true} {
@@ -82,6 +86,9 @@ func TestSecrets(t *testing.T) {
 		}
 	}
 	fileContainsSecretOutside(t, dir, cfg)
+	if backups, _ := filepath.Glob(filepath.Join(dir, "state", "oxyctl", "backups", "*", "*-firewall.json")); len(backups) == 0 {
+		t.Error("the writes saved no backup where XDG_STATE_HOME says")
+	}
 	do.TakeViolations()
 	fmt.Fprintf(os.Stdout, "secrets: %d runs, no password or token in any output\n", n)
 }

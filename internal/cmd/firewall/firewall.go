@@ -67,7 +67,11 @@ The policy declares which, in the context's firewall block or a --policy file:
       - ip: 203.0.113.7            # also: tag, k8s (by id)
 
 list shows the rules and what each resolves to, audit compares them with
-the policy, apply makes them equal in one PUT and reads them back.
+the policy, apply makes them equal in one PUT and reads them back. allow and
+revoke add or remove one rule (allow --for: a temporary grant), keeping every
+other rule and description; restore puts back the rules a backup holds.
+Every write first saves the rules it replaces under
+$XDG_STATE_HOME/oxyctl/backups (default ~/.local/state).
 
 The token comes from DIGITALOCEAN_ACCESS_TOKEN (or DIGITALOCEAN_TOKEN) or the
 context's digitalocean.token, never from a flag. Reading needs the scopes
@@ -78,6 +82,7 @@ also needs database:update.
 const firewallExample = `$ oxyctl firewall list
 $ oxyctl firewall audit -o json
 $ oxyctl firewall apply --dry-run
+$ oxyctl firewall allow --ip 203.0.113.9 --public --for 30m --reason "CI runner"
 `
 
 // NewCmdFirewall builds the `firewall` noun.
@@ -85,7 +90,7 @@ func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "firewall <command>",
 		Aliases: []string{"fw"},
-		Short:   "Audit and apply the database firewall (DigitalOcean trusted sources)",
+		Short:   "Audit, apply and change the database firewall (DigitalOcean trusted sources)",
 		Long:    firewallLong + exitStatus,
 		Example: firewallExample,
 		Args:    cmdutil.NoArgs,
