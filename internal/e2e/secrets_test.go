@@ -51,7 +51,7 @@ func TestSecrets(t *testing.T) {
 		{"health"}, {"limits", "list"}, {"limits", "get", "198.51.100.23"}, {"limits", "stats"},
 		{"limits", "reset", "203.0.113.7", "--dry-run"}, {"limits", "reset", "--all", "--dry-run"},
 		{"pubsub", "channels"}, {"pubsub", "tail", "--duration", "200ms"},
-		{"firewall", "list"}, {"firewall", "audit", "--policy", policy}, {"firewall", "apply", "--policy", policy, "--dry-run"},
+		{"firewall", "list"}, {"firewall", "audit", "--policy", policy}, {"firewall", "apply", "--policy", policy, "--dry-run"}, {"firewall", "export"},
 		// Writes: each saves a backup under XDG_STATE_HOME, inside dir, which is searched below.
 		{"firewall", "allow", "--ip", "10.110.0.77", "--for", "1h", "--reason", "secrets test", "--yes"},
 		{"firewall", "revoke", "--ip", "10.110.0.77", "--yes"},

@@ -102,6 +102,7 @@ func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 		NewCmdAllow(f, nil),
 		NewCmdRevoke(f, nil),
 		NewCmdRestore(f, nil),
+		NewCmdExport(f, nil),
 	)
 	return cmd
 }
