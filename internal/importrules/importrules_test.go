@@ -22,6 +22,7 @@ var domain = []string{
 	"internal/backup",
 	"internal/build",
 	"internal/config",
+	"internal/dbsettings",
 	"internal/doapi",
 	"internal/glob",
 	"internal/policy",
