@@ -28,16 +28,16 @@ func TestFromNode(t *testing.T) {
 		t.Fatal("underscore spelling")
 	}
 	for src, want := range map[string]string{
-		"maxmemory: 1\n":                               `c.yaml:1: unknown key "maxmemory"`,
-		"timeout: soon\n":                              "c.yaml:1: timeout must be an integer",
-		"pubsub_client_output_buffer_limit: 16\n":      "between 32 and 512",
-		"maxmemory_policy: allkeys-lfu\n":              "maxmemory_policy must be one of",
-		"ssl: yes please\n":                            "ssl must be true or false",
-		"timeout: 1\ntimeout: 2\n":                     "c.yaml:2: timeout is given twice",
-		"notify_keyspace_events: Kx!\n":                "may hold only",
-		"number_of_databases: [1]\n":                   "must be a integer",
-		"- timeout\n":                                  "must be a mapping",
-		"persistence: aof\n":                           "persistence must be one of off, rdb",
+		"maxmemory: 1\n":                              `c.yaml:1: unknown key "maxmemory"`,
+		"timeout: soon\n":                             "c.yaml:1: timeout must be an integer",
+		"pubsub_client_output_buffer_limit: 16\n":     "between 32 and 512",
+		"maxmemory_policy: allkeys-lfu\n":             "maxmemory_policy must be one of",
+		"ssl: yes please\n":                           "ssl must be true or false",
+		"timeout: 1\ntimeout: 2\n":                    "c.yaml:2: timeout is given twice",
+		"notify_keyspace_events: Kx!\n":               "may hold only",
+		"number_of_databases: [1]\n":                  "must be a integer",
+		"- timeout\n":                                 "must be a mapping",
+		"persistence: aof\n":                          "persistence must be one of off, rdb",
 		"pubsub_client_output_buffer_limit: \"64\"\n": "must be an integer",
 	} {
 		_, err := FromNode(node(t, src), "c.yaml")
