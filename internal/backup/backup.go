@@ -198,3 +198,26 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// SaveBefore saves f in the directory dir gives, before a write: a backup
+// that cannot be saved stops the write (ConfigError, nothing changed).
+func SaveBefore(dir func() (string, error), f *File) (string, error) {
+	d, err := dir()
+	if err != nil {
+		return "", err
+	}
+	path, err := Save(d, f)
+	if err != nil {
+		return "", &apperr.ConfigError{Err: fmt.Errorf("refusing to write without a backup; nothing was changed: %w", err),
+			Hint: "make $XDG_STATE_HOME (default ~/.local/state) writable, or point XDG_STATE_HOME at a directory that is"}
+	}
+	return path, nil
+}
+
+// FailedAfter adds where the backup is to the error of a write that failed
+// after it was saved, in its text and in the JSON error ("backup"). restore
+// is the command that brings the backup back, e.g. "oxyctl firewall restore".
+func FailedAfter(err error, path, restore string) error {
+	return apperr.WithFields(fmt.Errorf("%w (the previous state is saved in %s; `%s` of that file brings it back)", err, path, restore),
+		map[string]any{"backup": path})
+}

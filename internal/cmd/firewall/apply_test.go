@@ -258,7 +258,7 @@ func TestApplyRun(t *testing.T) {
 		}
 		// The backup stays, private, and the error says where it is.
 		files := e.backupFiles()
-		if len(files) != 1 || !strings.Contains(err.Error(), "the previous rules are saved in "+files[0]) ||
+		if len(files) != 1 || !strings.Contains(err.Error(), "the previous state is saved in "+files[0]) ||
 			apperr.FieldsOf(err)["backup"] != files[0] {
 			t.Fatalf("%v %v", files, err)
 		}
@@ -279,7 +279,7 @@ func TestApplyRun(t *testing.T) {
 		err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text, Yes: true})
 		if code, kind := exitCodeKind(err); code != 3 || kind != "api" ||
 			err.Error() != `the firewall was written but reads back differently: rule droplet:549107286 has description "", want "oxy-api-backend (production API)"`+
-				" (the previous rules are saved in "+e.backupFiles()[0]+"; `oxyctl firewall restore` of that file brings them back)" {
+				" (the previous state is saved in "+e.backupFiles()[0]+"; `oxyctl firewall restore` of that file brings it back)" {
 			t.Fatalf("%v (%d %s)", err, code, kind)
 		}
 	})
