@@ -30,6 +30,7 @@ func TestSecrets(t *testing.T) {
 	}
 	dir := t.TempDir()
 	policy := writeFile(t, "policy.yaml", goodPolicy)
+	dbPolicy := writeFile(t, "settings.yaml", "database:\n  settings:\n    timeout: 0\n    pubsub_client_output_buffer_limit: 64\n")
 	cfg := filepath.Join(dir, "config.yaml")
 	body := fmt.Sprintf("current_context: prod\ncontexts:\n  prod:\n    redis:\n      url: %s\n      ca_file: %s\n    api:\n      url: %s\n    digitalocean:\n      token: %s\n      api_url: %s\n", srv.URL, srv.CAFile, health.URL, token, do.URL)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
@@ -55,6 +56,8 @@ func TestSecrets(t *testing.T) {
 		// Writes: each saves a backup under XDG_STATE_HOME, inside dir, which is searched below.
 		{"firewall", "allow", "--ip", "10.110.0.77", "--for", "1h", "--reason", "secrets test", "--yes"},
 		{"firewall", "revoke", "--ip", "10.110.0.77", "--yes"},
+		{"database", "settings", "--policy", dbPolicy}, {"database", "settings", "apply", "--policy", dbPolicy, "--yes"},
+		{"database", "events", "--since", "720h"}, {"database", "ca"},
 		{"config", "view"}, {"version"},
 	}
 	n := 0

@@ -34,9 +34,9 @@ type caResult struct {
 
 const caLong = `The cluster's CA certificate in PEM (GET /v2/databases/{id}/ca): what
 redis.ca_file (or --redis-ca) needs to verify the cluster's TLS certificate.
-Without --output the PEM goes to stdout; with --output FILE it is written to
-FILE (mode 0644; it is public), and an existing FILE is left alone unless
---force is given.
+Without --file the PEM goes to stdout; with --file FILE it is written to FILE
+(mode 0644; it is public), and an existing FILE is left alone unless --force
+is given. (-o/--output stays the output format, as for every command.)
 
 JSON: {"cluster":{"id","name"},"path","subject","not_after","pem"}.
 `
@@ -45,18 +45,18 @@ JSON: {"cluster":{"id","name"},"path","subject","not_after","pem"}.
 func NewCmdCA(f *cmdutil.Factory, runF func(context.Context, *caOptions) error) *cobra.Command {
 	opts := &caOptions{clusterOptions: newClusterOptions(f)}
 	cmd := &cobra.Command{
-		Use:     "ca [--output FILE] [--force]",
+		Use:     "ca [--file FILE] [--force]",
 		Short:   "The cluster's CA certificate in PEM, for redis.ca_file",
 		Long:    caLong + exitStatus,
-		Example: "$ oxyctl database ca --output ~/.config/oxyctl/do-valkey-ca.crt\n$ oxyctl database ca > ca.crt\n",
+		Example: "$ oxyctl database ca --file ~/.config/oxyctl/do-valkey-ca.crt\n$ oxyctl database ca > ca.crt\n",
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
-			if cmd.Flags().Changed("output") && opts.Output == "" {
-				return apperr.Usagef("--output needs a file name")
+			if cmd.Flags().Changed("file") && opts.Output == "" {
+				return apperr.Usagef("--file needs a file name")
 			}
 			if opts.Force && opts.Output == "" {
-				return apperr.Usagef("--force goes with --output")
+				return apperr.Usagef("--force goes with --file")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -64,8 +64,8 @@ func NewCmdCA(f *cmdutil.Factory, runF func(context.Context, *caOptions) error) 
 			return caRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Output, "output", "", "write the PEM to this file (mode 0644) instead of stdout")
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing --output file")
+	cmd.Flags().StringVar(&opts.Output, "file", "", "write the PEM to this file (mode 0644) instead of stdout")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing --file")
 	return cmd
 }
 

@@ -27,7 +27,7 @@ EXIT STATUS
   2    usage or configuration error (no token, a cluster name that matches
        nothing, an unknown or invalid setting, a restore file that is not an
        oxyctl settings backup, a write refused for lack of a terminal to
-       confirm on, or declined, ca --output over an existing file)
+       confirm on, or declined, ca --file over an existing file)
   3    runtime error (cannot connect, authentication, timeout, API error)
   130  interrupted by Ctrl-C`
 
@@ -134,7 +134,7 @@ func NewCmdDatabase(f *cmdutil.Factory) *cobra.Command {
 		Aliases: []string{"db"},
 		Short:   "The managed Valkey cluster: settings as code, events, CA certificate",
 		Long:    databaseLong + exitStatus,
-		Example: "$ oxyctl database settings\n$ oxyctl database events --since 24h\n$ oxyctl database ca --output ~/.config/oxyctl/do-valkey-ca.crt\n",
+		Example: "$ oxyctl database settings\n$ oxyctl database events --since 24h\n$ oxyctl database ca --file ~/.config/oxyctl/do-valkey-ca.crt\n",
 		Args:    cmdutil.NoArgs,
 	}
 	cmd.AddCommand(NewCmdSettings(f), NewCmdEvents(f, nil), NewCmdCA(f, nil))

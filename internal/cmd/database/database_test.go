@@ -131,7 +131,7 @@ func TestNewCmds(t *testing.T) {
 		}, []string{"--since", "-1h"}, false},
 		{func(f *cmdutil.Factory) *cobra.Command {
 			return NewCmdCA(f, func(context.Context, *caOptions) error { return nil })
-		}, []string{"--output", "ca.crt", "--force"}, true},
+		}, []string{"--file", "ca.crt", "--force"}, true},
 		{func(f *cmdutil.Factory) *cobra.Command {
 			return NewCmdCA(f, func(context.Context, *caOptions) error { return nil })
 		}, []string{"--force"}, false},
