@@ -243,7 +243,7 @@ func allowRun(ctx context.Context, opts *allowOptions) error {
 		}
 	}
 	return finishWrite(ctx, &opts.clusterOptions, st, inv, final, &res, writeFlags{dryRun: opts.DryRun, yes: opts.Yes, format: opts.Format},
-		"firewall allow", fmt.Sprintf("Add %s to the firewall of %s?", planLine(rule, name, ""), st.cluster.Name))
+		"firewall allow", fmt.Sprintf("Add %s to the firewall of %s?", planLine(rule, name, ""), st.cluster.Name), nil)
 }
 
 type writeFlags struct {
@@ -251,10 +251,11 @@ type writeFlags struct {
 	format      output.Format
 }
 
-// finishWrite is the end every single-rule write shares: stop at a dry run,
-// confirm, write with a backup, read back, print the result.
+// finishWrite is the end every firewall write shares: stop at a dry run,
+// confirm, write with a backup, read back, print the result (done, when
+// set, says it in text).
 func finishWrite(ctx context.Context, c *clusterOptions, st *state, inv *doapi.Inventory, final []doapi.Rule, res *applyResult,
-	wf writeFlags, command, question string) error {
+	wf writeFlags, command, question string, done func(w io.Writer, th *output.Theme, after []doapi.Rule)) error {
 	ios := c.IO
 	if wf.dryRun {
 		res.Rules = policy.Describe(st.rules, inv)
@@ -282,6 +283,10 @@ func finishWrite(ctx context.Context, c *clusterOptions, st *state, inv *doapi.I
 	res.Changed, res.Backup = true, path
 	res.Rules = policy.Describe(after, inv)
 	return output.Print(ios, wf.format, res, func(w io.Writer, th *output.Theme) error {
+		if done != nil {
+			done(w, th, after)
+			return nil
+		}
 		fmt.Fprintf(w, "%s %s: %d added, %d removed, %d kept; read back %s as planned\n",
 			th.Status("ok"), strings.TrimPrefix(command, "firewall "), len(res.Add), len(res.Remove), res.Kept, plural(len(after), "rule"))
 		return nil

@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -150,30 +149,12 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 		})
 	}
 
-	if !opts.Yes {
-		if !ios.CanPrompt() {
-			return &apperr.UsageError{Err: errors.New("refusing to change the firewall without confirmation: there is no terminal to ask on; nothing was changed (pass --yes to go ahead, or --dry-run to only look)")}
-		}
-		ok, err := ios.Confirm(ctx, fmt.Sprintf("Replace the firewall of %s with these %s?", st.cluster.Name, plural(len(plan.Final), "rule")))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return apperr.Usagef("apply cancelled; nothing was changed")
-		}
-	}
-
-	path, after, err := opts.writeRules(ctx, st, plan.Final, "firewall apply")
-	if err != nil {
-		return err
-	}
-	res.Changed, res.Backup = true, path
-	res.Rules = policy.Describe(after, inv)
-	return output.Print(ios, opts.Format, res, func(w io.Writer, th *output.Theme) error {
-		fmt.Fprintf(w, "%s applied: %d added, %d removed, %d kept; read back %s matching the policy\n",
-			th.Status("ok"), len(res.Add), len(res.Remove), res.Kept, plural(len(after), "rule"))
-		return nil
-	})
+	return finishWrite(ctx, &opts.clusterOptions, st, inv, plan.Final, &res, writeFlags{yes: opts.Yes, format: opts.Format},
+		"firewall apply", fmt.Sprintf("Replace the firewall of %s with these %s?", st.cluster.Name, plural(len(plan.Final), "rule")),
+		func(w io.Writer, th *output.Theme, after []doapi.Rule) {
+			fmt.Fprintf(w, "%s applied: %d added, %d removed, %d kept; read back %s matching the policy\n",
+				th.Status("ok"), len(res.Add), len(res.Remove), res.Kept, plural(len(after), "rule"))
+		})
 }
 
 // writePlan prints + and - lines, with the names rules point at.

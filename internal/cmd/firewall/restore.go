@@ -155,5 +155,5 @@ func restoreRun(ctx context.Context, opts *restoreOptions) error {
 		})
 	}
 	return finishWrite(ctx, &opts.clusterOptions, st, inv, final, &res, writeFlags{dryRun: opts.DryRun, yes: opts.Yes, format: opts.Format},
-		"firewall restore", fmt.Sprintf("Replace the firewall of %s with the %s of the backup?", st.cluster.Name, plural(len(final), "rule")))
+		"firewall restore", fmt.Sprintf("Replace the firewall of %s with the %s of the backup?", st.cluster.Name, plural(len(final), "rule")), nil)
 }

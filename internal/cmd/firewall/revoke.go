@@ -170,5 +170,5 @@ func revokeRun(ctx context.Context, opts *revokeOptions) error {
 	}
 	fmt.Fprintf(planOut, "  = %s kept as they are\n", plural(len(final), "rule"))
 	return finishWrite(ctx, &opts.clusterOptions, st, inv, final, &res, writeFlags{dryRun: opts.DryRun, yes: opts.Yes, format: opts.Format},
-		"firewall revoke", fmt.Sprintf("Remove %s from the firewall of %s?", what, st.cluster.Name))
+		"firewall revoke", fmt.Sprintf("Remove %s from the firewall of %s?", what, st.cluster.Name), nil)
 }
