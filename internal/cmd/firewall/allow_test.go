@@ -262,3 +262,26 @@ func TestRestoreRefusesOtherFiles(t *testing.T) {
 		t.Fatal("a refused restore wrote")
 	}
 }
+
+// allow of a rule that is there: nothing to do, or (with --for or --reason)
+// its description replaced in place, every other rule kept.
+func TestAllowExisting(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	old := e.stub.Rules(dostub.OxyClusterID)
+	noErr(t, allowRun(ctx, &allowOptions{clusterOptions: e.c, Format: output.Text, Yes: true, Target: target{Droplet: "oxy-api-backend"}}))
+	if !strings.Contains(e.out.String(), "ok nothing to do: droplet 549107286 (oxy-api-backend) is already a trusted source") || len(e.stub.Puts()) != 0 {
+		t.Fatalf("%s", e.out)
+	}
+	e.reset()
+	noErr(t, allowRun(ctx, &allowOptions{clusterOptions: e.c, Format: output.Text, Yes: true, Target: target{App: "mention"}, For: time.Hour, Reason: "migration"}))
+	puts := e.stub.Puts()
+	want := rulesAsBody(old)
+	want[2]["description"] = "oxyctl grant until 2026-11-30T15:45:00Z: migration"
+	if len(puts) != 1 || !reflect.DeepEqual(bodyOf(t, puts[0].Body), want) {
+		t.Fatalf("%s", puts[0].Body)
+	}
+	if !strings.Contains(e.out.String(), `~ app `+dostub.AppID("mention")+` (mention)  description "" -> "oxyctl grant until 2026-11-30T15:45:00Z: migration"`) {
+		t.Fatalf("%s", e.out)
+	}
+}

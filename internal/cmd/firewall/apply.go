@@ -180,5 +180,8 @@ func planLine(r doapi.Rule, name, why string) string {
 	if name != "" && name != r.Value {
 		s += " (" + name + ")"
 	}
+	if why == "" {
+		return s
+	}
 	return s + "  " + why
 }
