@@ -109,3 +109,13 @@ func UnknownCommand(c *cobra.Command, args []string) error {
 	}
 	return nil
 }
+
+// ExactArgs requires exactly n arguments, naming what they are.
+func ExactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return apperr.Usagef("%s: %s", cmd.CommandPath(), what)
+		}
+		return nil
+	}
+}

@@ -63,6 +63,11 @@ type Context struct {
 	// Firewall is kept as YAML so the policy package reads it with its own
 	// rules and line numbers.
 	Firewall yaml.Node `yaml:"firewall"`
+	Database struct {
+		// Settings are kept as YAML for the dbsettings package, which knows
+		// the setting names and checks them with line numbers.
+		Settings yaml.Node `yaml:"settings"`
+	} `yaml:"database"`
 }
 
 // Limiter is one express-rate-limit limiter as configured.
@@ -128,6 +133,8 @@ type Settings struct {
 	SocketIO       SocketIO      `json:"socketio"`
 	// Firewall is the context's firewall block (Kind 0 when absent).
 	Firewall *yaml.Node `json:"-"`
+	// DatabaseSettings is the context's database.settings block (nil when absent).
+	DatabaseSettings *yaml.Node `json:"-"`
 	// Sources says where each setting came from: flag, env NAME, context, default.
 	Sources map[string]string `json:"sources"`
 	// Warnings are about the config file itself, for stderr.
@@ -342,6 +349,10 @@ func Resolve(fl *Flags, getenv Getenv) (*Settings, error) {
 	if ctx.Firewall.Kind != 0 {
 		n := ctx.Firewall
 		s.Firewall = &n
+	}
+	if ctx.Database.Settings.Kind != 0 {
+		n := ctx.Database.Settings
+		s.DatabaseSettings = &n
 	}
 	// Register the URLs' passwords now, so nothing can print them, even
 	// before a parse error quotes a URL.

@@ -226,3 +226,17 @@ func isConfigErr(err error) bool {
 	var ce *apperr.ConfigError
 	return errors.As(err, &ce)
 }
+
+// database.settings is kept for the dbsettings package; an unknown key
+// beside it is an error naming the line.
+func TestDatabaseSettingsBlock(t *testing.T) {
+	good := "current_context: p\ncontexts:\n  p:\n    database:\n      settings:\n        maxmemory_policy: allkeys-lru\n        timeout: 0\n"
+	f, err := Parse("c.yaml", []byte(good))
+	if err != nil || f.Contexts["p"].Database.Settings.Kind == 0 || f.Contexts["p"].Database.Settings.Line != 6 {
+		t.Fatalf("%v", err)
+	}
+	_, err = Parse("c.yaml", []byte("contexts:\n  p:\n    database:\n      setings: {}\n"))
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:4") || !strings.Contains(err.Error(), "setings") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -76,6 +76,9 @@ func TestBadInput(t *testing.T) {
 	polEmpty := writeFile(t, "p4.yaml", "firewall:\n  allow: []\n")
 	polIPv6 := writeFile(t, "p5.yaml", "firewall:\n  allow:\n    - ip: 2001:db8::1\n")
 	polNoMatch := writeFile(t, "p6.yaml", "firewall:\n  allow:\n    - app: no-such-app\n")
+	dbUnknown := writeFile(t, "d1.yaml", "database:\n  settings:\n    maxmemory: 100mb\n")
+	dbRange := writeFile(t, "d2.yaml", "database:\n  settings:\n    pubsub_client_output_buffer_limit: 8\n")
+	dbRangeOK := writeFile(t, "d3.yaml", "database:\n  settings:\n    timeout: 0\n")
 	huge := strings.Repeat("a", 1<<20)
 	vc := tlsSrv.Client(t)
 	seedCounter := func() {
@@ -125,6 +128,31 @@ func TestBadInput(t *testing.T) {
 		{name: "policy: empty allow list refused", args: []string{"firewall", "apply", "--policy", polEmpty, "--yes"}, code: 2},
 		{name: "policy: IPv6 refused", args: []string{"firewall", "apply", "--policy", polIPv6, "--yes"}, code: 2},
 		{name: "policy: unresolved refused by apply", args: []string{"firewall", "apply", "--policy", polNoMatch, "--yes"}, code: 2},
+		// day-2 firewall writes: refused before anything is sent
+		{name: "allow without a rule", args: []string{"firewall", "allow", "--yes"}, code: 2, kind: "usage"},
+		{name: "allow two rules", args: []string{"firewall", "allow", "--ip", "10.0.0.1", "--app", "oxy-api"}, code: 2, kind: "usage"},
+		{name: "allow 0.0.0.0/0", args: []string{"firewall", "allow", "--ip", "0.0.0.0/0", "--public", "--yes"}, code: 2, kind: "usage"},
+		{name: "allow public without --public", args: []string{"firewall", "allow", "--ip", "203.0.113.9", "--yes"}, code: 2, kind: "usage"},
+		{name: "allow IPv6", args: []string{"firewall", "allow", "--ip", "2001:db8::1", "--yes"}, code: 2, kind: "usage"},
+		{name: "allow bad --for", args: []string{"firewall", "allow", "--ip", "10.0.0.1", "--for", "soon"}, code: 2, kind: "usage"},
+		{name: "allow unknown app", args: []string{"firewall", "allow", "--app", "no-such-app", "--yes"}, code: 2, kind: "config"},
+		{name: "revoke ip and uuid", args: []string{"firewall", "revoke", "--ip", "10.0.0.1", "--uuid", "x"}, code: 2, kind: "usage"},
+		{name: "revoke unknown uuid", args: []string{"firewall", "revoke", "--uuid", "00000000-0000-4000-8000-000000000000", "--yes"}, code: 2, kind: "config"},
+		{name: "restore without a file", args: []string{"firewall", "restore"}, code: 2, kind: "usage"},
+		{name: "restore of a policy file", args: []string{"firewall", "restore", policy, "--yes"}, code: 2, kind: "config"},
+		{name: "restore of /dev/zero", args: []string{"firewall", "restore", "/dev/zero", "--yes"}, code: 2, kind: "config", max: time.Second},
+		{name: "restore of a missing file", args: []string{"firewall", "restore", notADir + "/b.json", "--yes"}, code: 2, kind: "config"},
+		// database
+		{name: "settings: unknown setting", args: []string{"database", "settings", "--policy", dbUnknown}, code: 2, kind: "config"},
+		{name: "settings: out of range", args: []string{"database", "settings", "apply", "--policy", dbRange, "--yes"}, code: 2, kind: "config"},
+		{name: "settings: firewall file", args: []string{"database", "settings", "--policy", policy}, code: 2, kind: "config"},
+		{name: "settings apply: nothing declared", args: []string{"database", "settings", "apply", "--yes"}, code: 2, kind: "config"},
+		{name: "settings restore of a policy file", args: []string{"database", "settings", "restore", policy, "--yes"}, code: 2, kind: "config"},
+		{name: "settings restore without a file", args: []string{"database", "settings", "restore"}, code: 2, kind: "usage"},
+		{name: "events bad --since", args: []string{"database", "events", "--since", "yesterday"}, code: 2, kind: "usage"},
+		{name: "ca over an existing file", args: []string{"database", "ca", "--file", policy}, code: 2, kind: "config"},
+		{name: "ca --force alone", args: []string{"database", "ca", "--force"}, code: 2, kind: "usage"},
+		{name: "settings of a PostgreSQL cluster", args: []string{"--cluster", "db-postgresql-ams3-11234", "database", "settings", "--policy", dbRangeOK}, code: 2, kind: "config"},
 		// Valkey URLs and connections
 		{name: "url: no host", args: []string{"limits", "list"}, env: url("rediss://:" + password + "@"), code: 2, kind: "config"},
 		{name: "url: http scheme", args: []string{"limits", "list"}, env: url("http://host"), code: 2, kind: "config"},

@@ -62,6 +62,34 @@ func TestDynamicCompletion(t *testing.T) {
 		t.Fatalf("checks = %v", got)
 	}
 
+	// firewall allow/revoke: names from the API, revoke --ip from the current rules.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"firewall", "allow", "--droplet", "oxy-"}, "oxy-api-backend"},
+		{[]string{"firewall", "allow", "--app", "me"}, "mention"},
+		{[]string{"firewall", "allow", "--tag", "oxy-w"}, dostub.WorkersTag},
+		{[]string{"firewall", "revoke", "--app", "al"}, "alia,allo"},
+	} {
+		got := completions(t, oxyctl(t, env, append([]string{"__complete"}, tc.args...)...))
+		if strings.Join(got, ",") != tc.want {
+			t.Fatalf("%v = %v, want %s", tc.args, got, tc.want)
+		}
+	}
+	do.AddRule(dostub.OxyClusterID, dostub.Rule{Type: "ip_addr", Value: "203.0.113.9", Description: "ci"})
+	if got := completions(t, oxyctl(t, env, "__complete", "firewall", "revoke", "--ip", "")); strings.Join(got, ",") != "203.0.113.9" {
+		t.Fatalf("revoke --ip = %v", got)
+	}
+	start0 := time.Now()
+	r0 := oxyctl(t, map[string]string{"DIGITALOCEAN_ACCESS_TOKEN": token, "DIGITALOCEAN_API_URL": "http://" + blackhole(t)}, "__complete", "firewall", "allow", "--droplet", "")
+	if got := completions(t, r0); len(got) != 0 || time.Since(start0) > 3*time.Second {
+		t.Fatalf("black-holed --droplet completion = %v after %v", got, time.Since(start0))
+	}
+	if got := completions(t, oxyctl(t, nil, "__complete", "firewall", "allow", "--app", "")); len(got) != 0 {
+		t.Fatalf("--app with no token = %v", got)
+	}
+
 	// No settings: nothing, never an error; unreachable server: nothing within the bound.
 	for _, args := range [][]string{{"__complete", "limits", "reset", ""}, {"__complete", "--cluster", ""}, {"__complete", "--context", ""}, {"__complete", "limits", "list", "--limiter", ""}} {
 		r := oxyctl(t, nil, args...)

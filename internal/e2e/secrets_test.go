@@ -30,6 +30,7 @@ func TestSecrets(t *testing.T) {
 	}
 	dir := t.TempDir()
 	policy := writeFile(t, "policy.yaml", goodPolicy)
+	dbPolicy := writeFile(t, "settings.yaml", "database:\n  settings:\n    timeout: 0\n    pubsub_client_output_buffer_limit: 64\n")
 	cfg := filepath.Join(dir, "config.yaml")
 	body := fmt.Sprintf("current_context: prod\ncontexts:\n  prod:\n    redis:\n      url: %s\n      ca_file: %s\n    api:\n      url: %s\n    digitalocean:\n      token: %s\n      api_url: %s\n", srv.URL, srv.CAFile, health.URL, token, do.URL)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
@@ -51,7 +52,12 @@ func TestSecrets(t *testing.T) {
 		{"health"}, {"limits", "list"}, {"limits", "get", "198.51.100.23"}, {"limits", "stats"},
 		{"limits", "reset", "203.0.113.7", "--dry-run"}, {"limits", "reset", "--all", "--dry-run"},
 		{"pubsub", "channels"}, {"pubsub", "tail", "--duration", "200ms"},
-		{"firewall", "list"}, {"firewall", "audit", "--policy", policy}, {"firewall", "apply", "--policy", policy, "--dry-run"},
+		{"firewall", "list"}, {"firewall", "audit", "--policy", policy}, {"firewall", "apply", "--policy", policy, "--dry-run"}, {"firewall", "export"},
+		// Writes: each saves a backup under XDG_STATE_HOME, inside dir, which is searched below.
+		{"firewall", "allow", "--ip", "10.110.0.77", "--for", "1h", "--reason", "secrets test", "--yes"},
+		{"firewall", "revoke", "--ip", "10.110.0.77", "--yes"},
+		{"database", "settings", "--policy", dbPolicy}, {"database", "settings", "apply", "--policy", dbPolicy, "--yes"},
+		{"database", "events", "--since", "720h"}, {"database", "ca"},
 		{"config", "view"}, {"version"},
 	}
 	n := 0
@@ -60,6 +66,7 @@ func TestSecrets(t *testing.T) {
 		env  map[string]string
 		pre  []string
 	}{{"env", viaEnv, nil}, {"config", viaFile, []string{"--config", cfg}}, {"broken", broken, nil}, {"userinfo", userinfo, nil}} {
+		setup.env["XDG_STATE_HOME"] = filepath.Join(dir, "state")
 		for _, c := range commands {
 			for _, format := range []string{"text", "json"} {
 				for _, verbose := range []bool{false, true} {
@@ -82,6 +89,9 @@ func TestSecrets(t *testing.T) {
 		}
 	}
 	fileContainsSecretOutside(t, dir, cfg)
+	if backups, _ := filepath.Glob(filepath.Join(dir, "state", "oxyctl", "backups", "*", "*-firewall.json")); len(backups) == 0 {
+		t.Error("the writes saved no backup where XDG_STATE_HOME says")
+	}
 	do.TakeViolations()
 	fmt.Fprintf(os.Stdout, "secrets: %d runs, no password or token in any output\n", n)
 }

@@ -19,8 +19,10 @@ const module = "github.com/oxyhq/oxyctl"
 var domain = []string{
 	"internal/adaptertap",
 	"internal/apperr",
+	"internal/backup",
 	"internal/build",
 	"internal/config",
+	"internal/dbsettings",
 	"internal/doapi",
 	"internal/glob",
 	"internal/policy",

@@ -3,7 +3,6 @@
 package iostreams
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -117,7 +116,7 @@ func (s *IOStreams) Confirm(ctx context.Context, question string) (bool, error) 
 	}
 	got := make(chan answer, 1)
 	go func() {
-		line, err := bufio.NewReader(s.In).ReadString('\n')
+		line, err := readLine(s.In)
 		got <- answer{line, err}
 	}()
 	var a answer
@@ -133,6 +132,26 @@ func (s *IOStreams) Confirm(ctx context.Context, question string) (bool, error) 
 	}
 	yes := strings.ToLower(strings.TrimSpace(a.line))
 	return yes == "y" || yes == "yes", nil
+}
+
+// readLine reads up to a newline one byte at a time: a buffered reader
+// would swallow the answer to the next question (two prompts in one run).
+func readLine(r io.Reader) (string, error) {
+	var b strings.Builder
+	var c [1]byte
+	for b.Len() < 4096 {
+		n, err := r.Read(c[:])
+		if n == 1 {
+			if c[0] == '\n' {
+				return b.String(), nil
+			}
+			b.WriteByte(c[0])
+		}
+		if err != nil {
+			return b.String(), err
+		}
+	}
+	return b.String(), nil
 }
 
 // Warnf writes a warning line to stderr.

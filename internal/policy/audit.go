@@ -138,6 +138,8 @@ const (
 	FindStale      = "stale"
 	FindUnresolved = "unresolved"
 	FindDuplicate  = "duplicate"
+	FindTemporary  = "temporary"
+	FindExpired    = "expired"
 )
 
 // Finding is one problem the audit found.
@@ -168,8 +170,15 @@ func (r *Report) Errors() int {
 
 // Audit compares the actual rules with the resolved policy. Findings come in
 // a stable order: policy entries first (in policy order), then rules (in the
-// API's order).
+// API's order). It knows no clock: temporary grants are audited by AuditAt.
 func Audit(actual []doapi.Rule, resolved []Resolved, inv *doapi.Inventory) *Report {
+	return AuditAt(actual, resolved, inv, time.Time{})
+}
+
+// AuditAt is Audit at the time now: a rule the policy lacks that is a
+// temporary grant (`firewall allow --for`) is a warning "temporary" until it
+// expires and an error "expired" after.
+func AuditAt(actual []doapi.Rule, resolved []Resolved, inv *doapi.Inventory, now time.Time) *Report {
 	rep := &Report{Rules: Describe(actual, inv), Findings: []Finding{}}
 	add := func(sev, kind, rule, format string, a ...any) {
 		rep.Findings = append(rep.Findings, Finding{Severity: sev, Kind: kind, Rule: rule, Message: fmt.Sprintf(format, a...)})
@@ -210,6 +219,18 @@ func Audit(actual []doapi.Rule, resolved []Resolved, inv *doapi.Inventory) *Repo
 		}
 		if seen[k] > 1 {
 			continue
+		}
+		if !isDeclared {
+			switch g, until := grantAt(r.Description, now); g {
+			case grantActive:
+				add(SevWarning, FindTemporary, RuleString(r), "%s is a temporary grant until %s, not in the policy (apply keeps it until then)",
+					ruleText(*ri), until.Format(time.RFC3339))
+				continue
+			case grantExpired:
+				add(SevError, FindExpired, RuleString(r), "%s is a temporary grant that expired at %s (`oxyctl firewall apply` removes it)",
+					ruleText(*ri), until.Format(time.RFC3339))
+				continue
+			}
 		}
 		stale := !ri.Exists && r.Type != doapi.TypeIP
 		switch {

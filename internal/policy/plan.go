@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/doapi"
@@ -38,6 +39,12 @@ func (p *Plan) Empty() bool { return len(p.Add) == 0 && len(p.Remove) == 0 }
 // too wide or too long, and any entry that did not resolve: apply must never
 // guess.
 func MakePlan(fw *Firewall, resolved []Resolved, actual []doapi.Rule, inv *doapi.Inventory) (*Plan, error) {
+	return MakePlanAt(fw, resolved, actual, inv, time.Time{})
+}
+
+// MakePlanAt is MakePlan at the time now: a temporary grant the policy lacks
+// is kept until it expires, and removed after.
+func MakePlanAt(fw *Firewall, resolved []Resolved, actual []doapi.Rule, inv *doapi.Inventory, now time.Time) (*Plan, error) {
 	if err := fw.Validate(); err != nil {
 		return nil, err
 	}
@@ -80,7 +87,16 @@ func MakePlan(fw *Firewall, resolved []Resolved, actual []doapi.Rule, inv *doapi
 			p.Keep = append(p.Keep, r)
 			p.Final = append(p.Final, doapi.Rule{Type: r.Type, Value: r.Value, Description: r.Description})
 		default:
-			p.Remove = append(p.Remove, Change{Rule: r, Name: infos[i].Name, Reason: "not in the policy"})
+			switch g, until := grantAt(r.Description, now); g {
+			case grantActive:
+				kept[k] = true
+				p.Keep = append(p.Keep, r)
+				p.Final = append(p.Final, doapi.Rule{Type: r.Type, Value: r.Value, Description: r.Description})
+			case grantExpired:
+				p.Remove = append(p.Remove, Change{Rule: r, Name: infos[i].Name, Reason: "grant expired at " + until.Format(time.RFC3339)})
+			default:
+				p.Remove = append(p.Remove, Change{Rule: r, Name: infos[i].Name, Reason: "not in the policy"})
+			}
 		}
 	}
 	for _, k := range order {

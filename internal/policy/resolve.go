@@ -225,3 +225,7 @@ func key(r doapi.Rule) string {
 
 // RuleString is how findings and plans name a rule: "type:value".
 func RuleString(r doapi.Rule) string { return r.Type + ":" + r.Value }
+
+// SameRule reports whether two rules are the same trusted source (type and
+// canonical value; uuid and description do not count).
+func SameRule(a, b doapi.Rule) bool { return key(a) == key(b) }

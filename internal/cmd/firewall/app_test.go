@@ -183,6 +183,23 @@ contexts:
 				}
 			}},
 		{name: "no arguments allowed", args: []string{"firewall", "audit", "extra"}, code: 2},
+		{name: "allow with a persistent 500 keeps its backup", setup: func() {
+			before = stub.Rules(dostub.OxyClusterID)
+			stub.Inject(dostub.Fault{Op: "databases_update_firewall_rules", Status: 500})
+		}, env: map[string]string{"XDG_STATE_HOME": filepath.Join(dir, "state")},
+			args: []string{"firewall", "allow", "--ip", "10.110.0.9", "--yes", "--timeout", "500ms", "-o", "json"}, code: 3,
+			check: func(t *testing.T, out, errOut string) {
+				stub.ClearFaults()
+				e := jsonErr(t, errOut)
+				files, _ := filepath.Glob(filepath.Join(dir, "state", "oxyctl", "backups", "db-valkey-ams3-04785", "*-firewall.json"))
+				if len(files) != 1 || e["backup"] != files[0] || !strings.Contains(e["message"], files[0]) || out != "" ||
+					!strings.Contains(errOut, "backup: the 6 rules of db-valkey-ams3-04785 as they were are saved in "+files[0]) {
+					t.Fatalf("%v %v\n%s", files, e, errOut)
+				}
+				if !reflect.DeepEqual(stub.Rules(dostub.OxyClusterID), before) {
+					t.Fatal("rules changed")
+				}
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stub.ResetRequests()

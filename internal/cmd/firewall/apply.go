@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -47,6 +46,8 @@ type applyResult struct {
 	// Rules are the rules read back after the PUT (the current rules when
 	// nothing was written).
 	Rules []policy.RuleInfo `json:"rules"`
+	// Backup is the file holding the rules as they were before the PUT.
+	Backup string `json:"backup,omitempty"`
 }
 
 const applyLong = `Make the cluster's firewall rules equal to the policy. The plan comes first:
@@ -107,7 +108,7 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 	if err := st.writable(); err != nil {
 		return err
 	}
-	plan, err := policy.MakePlan(fw, resolved, st.rules, inv)
+	plan, err := policy.MakePlanAt(fw, resolved, st.rules, inv, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -148,38 +149,12 @@ func applyRun(ctx context.Context, opts *applyOptions) error {
 		})
 	}
 
-	if !opts.Yes {
-		if !ios.CanPrompt() {
-			return &apperr.UsageError{Err: errors.New("refusing to change the firewall without confirmation: there is no terminal to ask on; nothing was changed (pass --yes to go ahead, or --dry-run to only look)")}
-		}
-		ok, err := ios.Confirm(ctx, fmt.Sprintf("Replace the firewall of %s with these %s?", st.cluster.Name, plural(len(plan.Final), "rule")))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return apperr.Usagef("apply cancelled; nothing was changed")
-		}
-	}
-
-	if err := st.api.PutFirewall(ctx, st.cluster.ID, plan.Final); err != nil {
-		return err
-	}
-	res.Changed = true
-	after, err := st.api.Firewall(ctx, st.cluster.ID)
-	if err != nil {
-		return fmt.Errorf("the firewall was written but could not be read back: %w", err)
-	}
-	if diffs := policy.Verify(plan.Final, after); len(diffs) > 0 {
-		return &apperr.RuntimeError{Kind: apperr.KindAPI,
-			Err:  fmt.Errorf("the firewall was written but reads back differently: %s", strings.Join(diffs, "; ")),
-			Hint: "run `oxyctl firewall audit` to see the rules as they are now"}
-	}
-	res.Rules = policy.Describe(after, inv)
-	return output.Print(ios, opts.Format, res, func(w io.Writer, th *output.Theme) error {
-		fmt.Fprintf(w, "%s applied: %d added, %d removed, %d kept; read back %s matching the policy\n",
-			th.Status("ok"), len(res.Add), len(res.Remove), res.Kept, plural(len(after), "rule"))
-		return nil
-	})
+	return finishWrite(ctx, &opts.clusterOptions, st, inv, plan.Final, &res, writeFlags{yes: opts.Yes, format: opts.Format},
+		"firewall apply", fmt.Sprintf("Replace the firewall of %s with these %s?", st.cluster.Name, plural(len(plan.Final), "rule")),
+		func(w io.Writer, th *output.Theme, after []doapi.Rule) {
+			fmt.Fprintf(w, "%s applied: %d added, %d removed, %d kept; read back %s matching the policy\n",
+				th.Status("ok"), len(res.Add), len(res.Remove), res.Kept, plural(len(after), "rule"))
+		})
 }
 
 // writePlan prints + and - lines, with the names rules point at.
@@ -204,6 +179,9 @@ func planLine(r doapi.Rule, name, why string) string {
 	s := r.Type + " " + r.Value
 	if name != "" && name != r.Value {
 		s += " (" + name + ")"
+	}
+	if why == "" {
+		return s
 	}
 	return s + "  " + why
 }

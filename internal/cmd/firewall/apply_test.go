@@ -3,12 +3,16 @@ package firewall
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 
+	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/backup"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/output"
@@ -78,7 +82,7 @@ func TestApplyRun(t *testing.T) {
 		if e.out.String() != want {
 			t.Fatalf("stdout:\n%s\nwant\n%s", e.out, want)
 		}
-		if e.errOut.Len() != 0 {
+		if e.errOut.String() != e.backupLine(7) {
 			t.Fatalf("stderr: %q", e.errOut)
 		}
 		puts := e.stub.Puts()
@@ -115,10 +119,11 @@ func TestApplyRun(t *testing.T) {
 		e := newEnv(t)
 		drift(e)
 		noErr(t, applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.JSON, Yes: true}))
-		if e.errOut.String() != planText {
+		if e.errOut.String() != planText+e.backupLine(7) {
 			t.Fatalf("stderr:\n%s", e.errOut)
 		}
 		var doc struct {
+			Backup  string
 			Cluster map[string]string
 			DryRun  bool `json:"dry_run"`
 			Changed bool
@@ -134,7 +139,7 @@ func TestApplyRun(t *testing.T) {
 		if doc.DryRun || !doc.Changed || doc.Kept != 5 || len(doc.Add) != 1 || len(doc.Remove) != 2 || len(doc.Rules) != 6 ||
 			doc.Add[0]["name"] != "allo" || doc.Add[0]["where"] != "config.yaml:8" ||
 			doc.Remove[0]["value"] != "0.0.0.0/0" || doc.Remove[0]["reason"] != "not in the policy" || doc.Remove[0]["uuid"] == "" ||
-			doc.Remove[1]["reason"] != "duplicate" {
+			doc.Remove[1]["reason"] != "duplicate" || doc.Backup != e.backupFiles()[0] {
 			t.Fatalf("%+v", doc)
 		}
 	})
@@ -251,6 +256,20 @@ func TestApplyRun(t *testing.T) {
 		if strings.Contains(e.out.String(), "applied") {
 			t.Fatalf("stdout claims success:\n%s", e.out)
 		}
+		// The backup stays, private, and the error says where it is.
+		files := e.backupFiles()
+		if len(files) != 1 || !strings.Contains(err.Error(), "the previous state is saved in "+files[0]) ||
+			apperr.FieldsOf(err)["backup"] != files[0] {
+			t.Fatalf("%v %v", files, err)
+		}
+		for p, mode := range map[string]os.FileMode{files[0]: 0o600, filepath.Dir(files[0]): 0o700, e.backups: 0o700} {
+			if st, err := os.Stat(p); err != nil || st.Mode().Perm() != mode {
+				t.Fatalf("%s: %v %v", p, st.Mode(), err)
+			}
+		}
+		if b, _ := backup.Load(files[0], backup.Firewall); b == nil || !sameRules(b.Rules, before) {
+			t.Fatalf("the backup does not hold the rules as they were")
+		}
 	})
 
 	t.Run("a firewall that reads back differently is a runtime error", func(t *testing.T) {
@@ -259,7 +278,8 @@ func TestApplyRun(t *testing.T) {
 		e.wrap = func(a API) API { return &lossyReadBack{API: a} }
 		err := applyRun(ctx, &applyOptions{clusterOptions: e.c, Format: output.Text, Yes: true})
 		if code, kind := exitCodeKind(err); code != 3 || kind != "api" ||
-			err.Error() != `the firewall was written but reads back differently: rule droplet:549107286 has description "", want "oxy-api-backend (production API)"` {
+			err.Error() != `the firewall was written but reads back differently: rule droplet:549107286 has description "", want "oxy-api-backend (production API)"`+
+				" (the previous state is saved in "+e.backupFiles()[0]+"; `oxyctl firewall restore` of that file brings it back)" {
 			t.Fatalf("%v (%d %s)", err, code, kind)
 		}
 	})

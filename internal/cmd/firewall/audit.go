@@ -79,7 +79,7 @@ func auditRun(ctx context.Context, opts *auditOptions) error {
 	if err != nil {
 		return err
 	}
-	rep := policy.Audit(st.rules, resolved, inv)
+	rep := policy.AuditAt(st.rules, resolved, inv, opts.Now())
 	res := auditResult{Cluster: clusterRef{ID: st.cluster.ID, Name: st.cluster.Name}, OK: rep.OK, Rules: rep.Rules, Findings: rep.Findings}
 	err = output.Print(opts.IO, opts.Format, res, func(w io.Writer, th *output.Theme) error {
 		fmt.Fprintf(w, "Firewall of %s (%s): %s, policy %s (%s)\n", st.cluster.Name, short(st.cluster.ID, th.TTY),

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/backup"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
@@ -51,6 +52,8 @@ type clusterOptions struct {
 	// ContextPolicy is the firewall block of the active context (nil when absent).
 	ContextPolicy func() (*policy.Firewall, error)
 	Now           func() time.Time
+	// BackupDir is where backups go ($XDG_STATE_HOME/oxyctl/backups).
+	BackupDir func() (string, error)
 }
 
 const firewallLong = `The managed Valkey cluster accepts connections only from its trusted sources:
@@ -64,7 +67,11 @@ The policy declares which, in the context's firewall block or a --policy file:
       - ip: 203.0.113.7            # also: tag, k8s (by id)
 
 list shows the rules and what each resolves to, audit compares them with
-the policy, apply makes them equal in one PUT and reads them back.
+the policy, apply makes them equal in one PUT and reads them back. allow and
+revoke add or remove one rule (allow --for: a temporary grant), keeping every
+other rule and description; restore puts back the rules a backup holds.
+Every write first saves the rules it replaces under
+$XDG_STATE_HOME/oxyctl/backups (default ~/.local/state).
 
 The token comes from DIGITALOCEAN_ACCESS_TOKEN (or DIGITALOCEAN_TOKEN) or the
 context's digitalocean.token, never from a flag. Reading needs the scopes
@@ -75,6 +82,7 @@ also needs database:update.
 const firewallExample = `$ oxyctl firewall list
 $ oxyctl firewall audit -o json
 $ oxyctl firewall apply --dry-run
+$ oxyctl firewall allow --ip 203.0.113.9 --public --for 30m --reason "CI runner"
 `
 
 // NewCmdFirewall builds the `firewall` noun.
@@ -82,7 +90,7 @@ func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "firewall <command>",
 		Aliases: []string{"fw"},
-		Short:   "Audit and apply the database firewall (DigitalOcean trusted sources)",
+		Short:   "Audit, apply and change the database firewall (DigitalOcean trusted sources)",
 		Long:    firewallLong + exitStatus,
 		Example: firewallExample,
 		Args:    cmdutil.NoArgs,
@@ -91,6 +99,10 @@ func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 		NewCmdList(f, nil),
 		NewCmdAudit(f, nil),
 		NewCmdApply(f, nil),
+		NewCmdAllow(f, nil),
+		NewCmdRevoke(f, nil),
+		NewCmdRestore(f, nil),
+		NewCmdExport(f, nil),
 	)
 	return cmd
 }
@@ -98,8 +110,9 @@ func NewCmdFirewall(f *cmdutil.Factory) *cobra.Command {
 // newClusterOptions fills the options every verb shares from the Factory.
 func newClusterOptions(f *cmdutil.Factory) clusterOptions {
 	return clusterOptions{
-		IO:  f.IO,
-		Now: f.Now,
+		IO:        f.IO,
+		Now:       f.Now,
+		BackupDir: func() (string, error) { return backup.Dir(f.Getenv) },
 		Client: func(ctx context.Context) (API, error) {
 			c, err := f.DO(ctx)
 			if err != nil {

@@ -49,6 +49,9 @@ type env struct {
 	wrap func(API) API
 	// policy is the context's policy (YAML of a whole firewall document).
 	policy string
+	// backups is the backups directory (under a temporary state home).
+	backups string
+	now     time.Time
 }
 
 type logSink struct {
@@ -64,11 +67,13 @@ func (l *logSink) logf(format string, args ...any) {
 
 func newEnv(t *testing.T, stubOpts ...dostub.Options) *env {
 	t.Helper()
-	e := &env{t: t, stub: dostub.Start(t, stubOpts...), logs: &logSink{}, policy: oxyPolicy}
+	e := &env{t: t, stub: dostub.Start(t, stubOpts...), logs: &logSink{}, policy: oxyPolicy,
+		backups: filepath.Join(t.TempDir(), "state", "oxyctl", "backups"), now: clitest.FixedNow()}
 	e.ios, e.in, e.out, e.errOut = iostreams.Test()
 	e.c = clusterOptions{
-		IO:  e.ios,
-		Now: clitest.FixedNow,
+		IO:        e.ios,
+		Now:       func() time.Time { return e.now },
+		BackupDir: func() (string, error) { return e.backups, nil },
 		Client: func(ctx context.Context) (API, error) {
 			c, err := doapi.New(doapi.Options{
 				BaseURL: e.stub.URL, Token: e.stub.Token(), UserAgent: "oxyctl/test", Timeout: 5 * time.Second,
@@ -94,6 +99,11 @@ func newEnv(t *testing.T, stubOpts ...dostub.Options) *env {
 		all := e.out.String() + e.errOut.String() + strings.Join(e.logs.lines, "\n")
 		if strings.Contains(all, e.stub.Token()) {
 			t.Errorf("the token shows in the output or the log")
+		}
+		for _, f := range e.backupFiles() {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), e.stub.Token()) {
+				t.Errorf("the token shows in the backup %s", f)
+			}
 		}
 	})
 	return e
@@ -129,3 +139,38 @@ func noErr(t *testing.T, err error) {
 }
 
 func exitCodeKind(err error) (int, string) { return apperr.Classify(err) }
+
+// backupFiles lists the backup files written so far, oldest first.
+func (e *env) backupFiles() []string {
+	var out []string
+	filepath.WalkDir(e.backups, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// backupLine is what a write prints on stderr about its backup.
+func (e *env) backupLine(n int) string {
+	files := e.backupFiles()
+	if len(files) == 0 {
+		e.t.Fatal("no backup was written")
+	}
+	return fmt.Sprintf("backup: the %s of db-valkey-ams3-04785 as they were are saved in %s\n", plural(n, "rule"), files[len(files)-1])
+}
+
+// sameRules compares rules as oxyctl read them with the stand-in's.
+func sameRules(got []doapi.Rule, want []dostub.Rule) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.UUID != w.UUID || g.Type != w.Type || g.Value != w.Value || g.Description != w.Description {
+			return false
+		}
+	}
+	return true
+}

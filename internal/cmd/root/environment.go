@@ -25,8 +25,10 @@ SETTINGS
 FILES
   XDG_CONFIG_HOME            where the default config file is
                              ($XDG_CONFIG_HOME/oxyctl/config.yaml)
-  HOME                       ~ in the config file, and ~/.config when
-                             XDG_CONFIG_HOME is unset
+  XDG_STATE_HOME             where backups of DigitalOcean writes go
+                             ($XDG_STATE_HOME/oxyctl/backups)
+  HOME                       ~ in the config file, and ~/.config and
+                             ~/.local/state when the XDG variables are unset
 
 TERMINAL
   NO_COLOR                   set and not empty: no color

@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/oxyhq/oxyctl/internal/cmd/database"
 	"github.com/oxyhq/oxyctl/internal/cmd/firewall"
 	"github.com/oxyhq/oxyctl/internal/cmd/health"
 	"github.com/oxyhq/oxyctl/internal/cmd/limits"
@@ -17,5 +18,6 @@ func opsCommands(f *cmdutil.Factory) []*cobra.Command {
 		limits.NewCmdLimits(f),
 		pubsub.NewCmdPubsub(f),
 		firewall.NewCmdFirewall(f),
+		database.NewCmdDatabase(f),
 	}
 }

@@ -741,6 +741,9 @@ func (s *Server) dispatch(r *http.Request, body []byte, params map[string]string
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := r.URL.Query()
+	if rep, ok := s.dispatchDatabase(r, body, params["database_cluster_uuid"], op); ok {
+		return rep
+	}
 	switch op {
 	case "databases_list_clusters":
 		out := []any{}

@@ -100,7 +100,9 @@ type state struct {
 	apps      []App
 	k8s       []KubernetesCluster
 	tags      []string
-	seq       int // for new rule uuids
+	seq       int                       // for new rule uuids
+	configs   map[string]map[string]any // cluster uuid -> advanced configuration
+	events    map[string][]Event        // cluster uuid -> event log (default when absent)
 }
 
 // UUIDFor returns the stand-in's deterministic UUID for a label, such as
@@ -147,7 +149,7 @@ func DesiredRules() []Rule {
 }
 
 func defaultState() *state {
-	st := &state{rules: map[string][]Rule{}}
+	st := &state{rules: map[string][]Rule{}, configs: map[string]map[string]any{}, events: map[string][]Event{}}
 	vpc := UUIDFor("vpc:ams3")
 	project := UUIDFor("project:oxy")
 	st.databases = []Database{
