@@ -2,6 +2,8 @@ package docs
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -86,4 +88,60 @@ func union(a, b map[string][]byte) map[string]bool {
 		u[k] = true
 	}
 	return u
+}
+
+// TestManKeepsAsterisks: md2man read `characters like *, ? and [` and
+// `reset "*"` as emphasis and printed neither asterisk; code stays as it is.
+func TestManKeepsAsterisks(t *testing.T) {
+	tmp := t.TempDir()
+	if err := Generate(tmp); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(tmp, "man", "oxyctl-limits-reset.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`characters like *, ? and [`, `'reset "*"' deletes the key rl:*`} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("oxyctl-limits-reset.1 lacks %q", want)
+		}
+	}
+	for in, want := range map[string]string{
+		"a *b* c":           `a \*b\* c`,
+		"`<key>#*` and *":   "`<key>#*` and \\*",
+		"    rm -rf x*\nx*": "    rm -rf x*\nx\\*",
+		"\tglob *\n":        "\tglob *\n",
+	} {
+		if got := escapeAsterisks(in); got != want {
+			t.Errorf("escapeAsterisks(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestGzipMan: one .gz per page, reproducible, and it unpacks to the page.
+func TestGzipMan(t *testing.T) {
+	out1, out2 := t.TempDir(), t.TempDir()
+	for _, out := range []string{out1, out2} {
+		if err := GzipMan(filepath.Join("..", ".."), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := files(t, filepath.Join("..", "..", "man"))
+	gz := files(t, out1)
+	if !equal(gz, files(t, out2)) {
+		t.Fatal("two runs differ: the gzip copies are not reproducible")
+	}
+	if len(gz) != len(pages) {
+		t.Fatalf("%d .gz for %d pages", len(gz), len(pages))
+	}
+	for name, page := range pages {
+		zr, err := gzip.NewReader(bytes.NewReader(gz[name+".gz"]))
+		if err != nil {
+			t.Fatalf("%s.gz: %v", name, err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(got, page) {
+			t.Fatalf("%s.gz does not unpack to %s (%v)", name, name, err)
+		}
+	}
 }
