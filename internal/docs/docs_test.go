@@ -6,9 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestCommittedDocsAreCurrent regenerates completions and man pages and
@@ -143,5 +146,68 @@ func TestGzipMan(t *testing.T) {
 		if err != nil || !bytes.Equal(got, page) {
 			t.Fatalf("%s.gz does not unpack to %s (%v)", name, name, err)
 		}
+	}
+}
+
+// TestPackageContents checks goreleaser.yaml's packages without goreleaser:
+// gzipped man pages made by the one before-hook, each distribution's zsh
+// path, the deb's copyright file, and no hook that changes what CI tested.
+func TestPackageContents(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "goreleaser.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Before struct{ Hooks []string } `yaml:"before"`
+		NFPMs  []struct {
+			Formats  []string `yaml:"formats"`
+			Contents []struct {
+				Src, Dst, Packager, Type string
+			} `yaml:"contents"`
+		} `yaml:"nfpms"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"go run ./cmd/oxyctl-docs -gzip-man build/man"}; !slices.Equal(cfg.Before.Hooks, want) {
+		t.Errorf("before hooks %q, want %q (a release builds what CI built)", cfg.Before.Hooks, want)
+	}
+	if len(cfg.NFPMs) != 1 {
+		t.Fatalf("%d nfpms, want 1", len(cfg.NFPMs))
+	}
+	dst := map[string]map[string]string{"deb": {}, "rpm": {}} // packager -> dst -> src
+	for _, c := range cfg.NFPMs[0].Contents {
+		for _, p := range []string{"deb", "rpm"} {
+			if c.Packager == "" || c.Packager == p {
+				dst[p][c.Dst] = c.Src
+			}
+		}
+	}
+	for _, tc := range []struct{ packager, dst, src string }{
+		{"deb", "/usr/share/man/man1/", "./build/man/*.1.gz"},
+		{"rpm", "/usr/share/man/man1/", "./build/man/*.1.gz"},
+		{"deb", "/usr/share/zsh/vendor-completions/_oxyctl", "./completions/oxyctl.zsh"},
+		{"rpm", "/usr/share/zsh/site-functions/_oxyctl", "./completions/oxyctl.zsh"},
+		{"deb", "/usr/share/doc/oxyctl/copyright", "./packaging/copyright"},
+	} {
+		if got := dst[tc.packager][tc.dst]; got != tc.src {
+			t.Errorf("%s: %s comes from %q, want %q", tc.packager, tc.dst, got, tc.src)
+		}
+	}
+	if _, ok := dst["rpm"]["/usr/share/zsh/vendor-completions/_oxyctl"]; ok {
+		t.Error("the rpm installs zsh completion in Debian's vendor-completions")
+	}
+	// the hook's output is what the man glob finds, one .gz per page
+	out := t.TempDir()
+	if err := GzipMan(filepath.Join("..", ".."), filepath.Join(out, "build", "man")); err != nil {
+		t.Fatal(err)
+	}
+	gz, _ := filepath.Glob(filepath.Join(out, "build", "man", "*.1.gz"))
+	pages, _ := filepath.Glob(filepath.Join("..", "..", "man", "*.1"))
+	if len(gz) == 0 || len(gz) != len(pages) {
+		t.Errorf("%d .gz for %d man pages", len(gz), len(pages))
+	}
+	if c, err := os.ReadFile(filepath.Join("..", "..", "packaging", "copyright")); err != nil || !bytes.HasPrefix(c, []byte("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/")) {
+		t.Errorf("packaging/copyright is not a machine-readable Debian copyright file (%v)", err)
 	}
 }
