@@ -24,9 +24,10 @@ install:
 	echo "install: $$("$$dir/oxyctl" version)"; echo "install: $$dir/oxyctl"; \
 	case ":$$PATH:" in *":$$dir:"*) ;; *) echo "install: $$dir is not on your PATH: export PATH=\"$$dir:\$$PATH\"";; esac
 
-## test: install what is missing, then lint, the race-checked suite against real servers, short
-## fuzz runs and the release check; each phase prints its elapsed time, and so does the whole.
-TEST_PHASES := setup lint unit e2e fuzz release-check
+## test: lint first (it needs only Go), then install what is missing, the race-checked suite
+## against real servers, short fuzz runs and the release check; each phase prints its elapsed
+## time, and so does the whole.
+TEST_PHASES := lint setup unit e2e fuzz release-check
 test:
 	@start=$$SECONDS; for phase in $(TEST_PHASES); do \
 		echo "== test: $$phase"; t=$$SECONDS; \
@@ -69,7 +70,7 @@ release-check:
 
 release-check-run:
 	$(GORELEASER) check
-	GOOS=linux GOARCH=amd64 $(GORELEASER) build --snapshot --clean --single-target --id oxyctl --skip=before -o dist/oxyctl-snapshot
+	GOOS=linux GOARCH=amd64 $(GORELEASER) build --snapshot --clean --single-target --id oxyctl -o dist/oxyctl-snapshot
 	@out=$$(dist/oxyctl-snapshot version) && echo "release-check: $$out" && echo "$$out" | grep -Eq '^oxyctl [0-9]+\.[0-9]+\.[0-9]+-next \(commit ' || { echo "release-check: snapshot binary does not report its version"; exit 1; }
 
 demo:
