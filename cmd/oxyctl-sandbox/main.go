@@ -42,7 +42,8 @@ func run(ctx context.Context, serve, embedded bool) int {
 		fmt.Println("\nRun `go run ./cmd/oxyctl-sandbox --serve` to keep the sandbox up and try any command.")
 		return 0
 	}
-	fmt.Printf("\nThe sandbox is up. In another shell:\n\n%s\nthen e.g. `go run ./cmd/oxyctl limits reset 198.51.100.23`. Ctrl-C stops everything.\n", sb.Exports())
+	fmt.Printf("\nThe sandbox is up. In another shell:\n\n%s\nthen e.g. `oxyctl limits reset 198.51.100.23` (`make install` puts oxyctl in $(go env GOPATH)/bin).\n"+
+		"The counters are kept from expiring and the traffic keeps flowing. Ctrl-C stops everything.\n", sb.Exports())
 	<-ctx.Done()
 	fmt.Println("\nsandbox stopped")
 	return 0

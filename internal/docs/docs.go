@@ -4,9 +4,11 @@ package docs
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,5 +59,79 @@ func Generate(dir string) error {
 		}
 	}
 	header := &doc.GenManHeader{Title: "OXYCTL", Section: "1", Date: &fixedDate, Source: "oxyctl", Manual: "oxyctl manual"}
+	escapeForMan(cmd) // after the completions, which show Short as it is
 	return doc.GenManTree(cmd, header, manDir)
+}
+
+// GzipMan writes a gzip copy of every man/*.1 under dir into outDir as
+// NAME.1.gz, byte-identical on every run (no name, no time in the header): the
+// .deb and .rpm install these, as both distributions' policies want.
+func GzipMan(dir, outDir string) error {
+	pages, err := filepath.Glob(filepath.Join(dir, "man", "*.1"))
+	if err != nil {
+		return err
+	}
+	if len(pages) == 0 {
+		return fmt.Errorf("no man pages under %s", filepath.Join(dir, "man"))
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	for _, page := range pages {
+		src, err := os.ReadFile(page)
+		if err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		if err != nil {
+			return err
+		}
+		if _, err := zw.Write(src); err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(outDir, filepath.Base(page)+".gz"), b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// escapeForMan escapes, in the Short and Long text of cmd and every command
+// below it, the asterisks that Markdown would read as emphasis: the help text is
+// plain text, but cobra's man generator renders it through md2man, which turned
+// `characters like *, ? and [` and `reset "*"` into italics and lost both
+// asterisks. Code (indented lines and `spans`) is left as it is: Markdown shows
+// it literally already.
+func escapeForMan(cmd *cobra.Command) {
+	cmd.Short = escapeAsterisks(cmd.Short)
+	cmd.Long = escapeAsterisks(cmd.Long)
+	for _, c := range cmd.Commands() {
+		escapeForMan(c)
+	}
+}
+
+func escapeAsterisks(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "    ") {
+			continue
+		}
+		var b strings.Builder
+		code := false
+		for _, r := range line {
+			switch {
+			case r == '`':
+				code = !code
+			case r == '*' && !code:
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		lines[i] = b.String()
+	}
+	return strings.Join(lines, "\n")
 }

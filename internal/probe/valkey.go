@@ -241,6 +241,8 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 	kv := parseInfo(info)
 	if v := kv["valkey_version"]; v != "" {
 		n.Server, n.Version = "valkey", v
+	} else if name := kv["server_name"]; name != "" && kv[name+"_version"] != "" { // another server that names itself as Valkey does
+		n.Server, n.Version = name, kv[name+"_version"]
 	} else {
 		n.Server, n.Version = "redis", kv["redis_version"]
 	}

@@ -42,6 +42,8 @@ type Sandbox struct {
 	Env        map[string]string
 	Valkey     string
 
+	server  *valkeyServer
+	client  valkey.Client
 	closers []func()
 }
 
@@ -74,6 +76,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	}
 	s.closers = append(s.closers, vs.Close)
 	s.Valkey = vs.Kind
+	s.server = vs
 	redisURL := "redis://default:" + password + "@" + vs.Addr
 
 	client, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{vs.Addr}, Username: "default", Password: password, DisableCache: true, ForceSingleClient: true})
@@ -81,6 +84,7 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 		return nil, fmt.Errorf("sandbox valkey: %w", err)
 	}
 	s.closers = append(s.closers, client.Close)
+	s.client = client
 	if err := seed(ctx, client); err != nil {
 		return nil, err
 	}
@@ -88,6 +92,9 @@ func Start(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	s.closers = append(s.closers, stopBG)
 	s.closers = append(s.closers, instances(bg, client, "socket.io")...)
 	go publish(bg, client, "socket.io", 150*time.Millisecond)
+	if opts.Serve {
+		go keepAlive(bg, client, refreshEvery)
+	}
 
 	health, err := healthstub.New(healthstub.Healthy())
 	if err != nil {

@@ -48,6 +48,51 @@ func seed(ctx context.Context, c valkey.Client) error {
 	return nil
 }
 
+// Counters are kept alive while the sandbox serves: a counter with less than
+// refreshMargin left is written again with its hits and its full time to live,
+// checked every refreshEvery. SET XX: a counter that `limits reset` deleted
+// stays deleted, as a client's does until its next request.
+const (
+	refreshEvery  = 10 * time.Second
+	refreshMargin = 30 * time.Second
+)
+
+// keepAlive refreshes the counters every `every` until ctx ends, so that an
+// hour into `--serve` `limits list` still shows the demo clients.
+func keepAlive(ctx context.Context, c valkey.Client, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = refresh(ctx, c)
+		}
+	}
+}
+
+// refresh writes again every counter that would expire within refreshMargin.
+func refresh(ctx context.Context, c valkey.Client) error {
+	for _, k := range Counters {
+		if k.PTTLms <= 0 {
+			continue // the anomaly never expires
+		}
+		left, err := c.Do(ctx, c.B().Pttl().Key(k.Key).Build()).AsInt64()
+		if err != nil {
+			return err
+		}
+		if left < 0 || time.Duration(left)*time.Millisecond >= refreshMargin {
+			continue // gone (reset, or expired while the machine slept) or not due yet
+		}
+		cmd := c.B().Set().Key(k.Key).Value(fmt.Sprint(k.Hits)).Xx().Px(time.Duration(k.PTTLms) * time.Millisecond).Build()
+		if err := c.Do(ctx, cmd).Error(); err != nil && !valkey.IsValkeyNil(err) {
+			return fmt.Errorf("refreshing %s: %w", k.Key, err)
+		}
+	}
+	return nil
+}
+
 // Two API instances, as the classic adapter names them: 6-character uids.
 var instanceUIDs = []string{"9UUkUo", "bYMSRr"}
 

@@ -8,11 +8,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/alicebob/miniredis/v2/server"
 )
 
 // valkeyServer is the sandbox's Valkey: a real valkey-server (or
@@ -42,7 +49,8 @@ func startValkey(ctx context.Context, dir, password string, forceEmbedded bool) 
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("embedded server: %w", err)
 	}
-	s := &valkeyServer{Addr: m.Addr(), Kind: "embedded Valkey-compatible server", mini: m, stopTick: make(chan struct{})}
+	s := &valkeyServer{Addr: m.Addr(), Kind: "embedded Valkey-compatible server (miniredis " + miniredisVersion() + ")", mini: m, stopTick: make(chan struct{})}
+	answerInfo(m, password, time.Now())
 	// The embedded server's clock only moves when told to: make TTLs run down.
 	go func() {
 		t := time.NewTicker(250 * time.Millisecond)
@@ -91,6 +99,75 @@ func startProcess(ctx context.Context, bin, dir, password string) (*valkeyServer
 	}
 	s.Close()
 	return nil, fmt.Errorf("%s did not start on port %d", bin, port)
+}
+
+// miniredisVersion is the version of the embedded server's module, "2.40.0":
+// from the build info, or (test binaries carry no dependencies there) from the
+// module path compiled into its source file names, ".../miniredis/v2@v2.40.0/...".
+func miniredisVersion() string {
+	const module = "github.com/alicebob/miniredis/v2"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == module && d.Version != "" && d.Version != "(devel)" {
+				return strings.TrimPrefix(d.Version, "v")
+			}
+		}
+	}
+	if fn := runtime.FuncForPC(reflect.ValueOf(miniredis.NewMiniRedis).Pointer()); fn != nil {
+		file, _ := fn.FileLine(fn.Entry())
+		if _, rest, ok := strings.Cut(file, module+"@v"); ok {
+			if v, _, ok := strings.Cut(rest, "/"); ok {
+				return v
+			}
+		}
+	}
+	return "unknown"
+}
+
+// answerInfo makes the embedded server say what it is: miniredis answers INFO
+// with its clients and stats sections only, which `health` showed as a
+// versionless "redis". It now answers, to an authenticated client, a server
+// section naming itself the way Valkey does (server_name, NAME_version), with
+// its uptime and clients: nothing it does not know (memory, role) is made up.
+func answerInfo(m *miniredis.Miniredis, password string, started time.Time) {
+	version := miniredisVersion()
+	var mu sync.Mutex
+	authed := map[*server.Peer]bool{}
+	m.Server().SetPreHook(func(c *server.Peer, cmd string, args ...string) bool {
+		switch cmd {
+		case "AUTH", "HELLO":
+			// AUTH [user] pass; HELLO ver AUTH user pass ...: note who will be let in
+			ok := len(args) > 0 && args[len(args)-1] == password
+			if cmd == "HELLO" {
+				ok = false
+				for i := 0; i+2 < len(args); i++ {
+					if strings.EqualFold(args[i], "AUTH") && args[i+2] == password {
+						ok = true
+					}
+				}
+			}
+			if ok {
+				mu.Lock()
+				if _, seen := authed[c]; !seen {
+					c.OnDisconnect(func() { mu.Lock(); delete(authed, c); mu.Unlock() })
+				}
+				authed[c] = true
+				mu.Unlock()
+			}
+			return false
+		case "INFO":
+			mu.Lock()
+			ok := authed[c]
+			mu.Unlock()
+			if !ok || len(args) > 1 || (len(args) == 1 && !slices.Contains([]string{"server", "default", "all", "everything"}, strings.ToLower(args[0]))) {
+				return false // miniredis answers (NOAUTH, its own sections, errors)
+			}
+			c.WriteBulk(fmt.Sprintf("# Server\r\nserver_name:miniredis\r\nminiredis_version:%s\r\nuptime_in_seconds:%d\r\n\r\n# Clients\r\nconnected_clients:%d\r\n",
+				version, int64(time.Since(started).Seconds()), m.Server().ClientsLen()))
+			return true
+		}
+		return false
+	})
 }
 
 // Close stops the server.

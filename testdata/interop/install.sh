@@ -17,10 +17,10 @@ die() {
 	exit 1
 }
 
-command -v node >/dev/null 2>&1 || die "node not found on PATH: install Node.js 20 or newer (Debian: apt-get install nodejs npm)"
+command -v node >/dev/null 2>&1 || die "node not found on PATH: install Node.js 18 or newer (Debian 12: apt-get install nodejs npm)"
 command -v npm >/dev/null 2>&1 || die "npm not found on PATH: install npm (Debian: apt-get install npm)"
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
-[ "$node_major" -ge 20 ] || die "node $(node --version) is too old: ioredis 6 needs Node.js 20 or newer"
+[ "$node_major" -ge 18 ] || die "node $(node --version) is too old: express 5 needs Node.js 18 or newer (Debian 12 ships 18)"
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found (coreutils)"
 
 if [ "$#" -gt 0 ]; then

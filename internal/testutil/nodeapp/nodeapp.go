@@ -221,7 +221,7 @@ func start(t testing.TB, name, script string, o Options, env []string) *App {
 func locate(name string) (node, dir string, err error) {
 	node, err = exec.LookPath("node")
 	if err != nil {
-		return "", "", fmt.Errorf("node not found on PATH (install Node.js 20+, then run testdata/interop/install.sh)")
+		return "", "", fmt.Errorf("node not found on PATH (install Node.js 18+, then run testdata/interop/install.sh)")
 	}
 	root, err := RepoRoot()
 	if err != nil {
