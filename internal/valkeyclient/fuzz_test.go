@@ -25,8 +25,15 @@ func FuzzParseURL(f *testing.F) {
 				auth := raw[i+3:]
 				if at := strings.LastIndex(auth, "@"); at > 0 {
 					if c := strings.Index(auth[:at], ":"); c >= 0 {
-						if pw := auth[c+1 : at]; len(pw) >= 6 && strings.Contains(msg, pw) {
-							t.Fatalf("password %q shown in %q", pw, msg)
+						// The password may also stand in the message's own text
+						// ("diss:/" in "rediss://"): it leaks only if it shows
+						// more often than with another password in its place.
+						if pw := auth[c+1 : at]; len(pw) >= 6 && strings.Count(msg, pw) > 0 {
+							other := raw[:i+3] + auth[:c+1] + strings.Repeat("Q", len(pw)) + auth[at:]
+							_, err2 := ParseURL(other)
+							if err2 == nil || strings.Count(msg, pw) > strings.Count(err2.Error(), pw) {
+								t.Fatalf("password %q shown in %q", pw, msg)
+							}
 						}
 					}
 				}
