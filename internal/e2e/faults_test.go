@@ -135,7 +135,9 @@ func faultListRestart(t *testing.T) {
 // reconnected would continue the old cursor on the new process and miss
 // keys or count them twice, so the scan must fail rather than finish.
 func faultListRestartBetweenScans(t *testing.T) {
-	const keys = 12
+	// 40 keys at --pace 5 scan for 8 s: long enough for the restart to come
+	// first on a loaded machine (12 keys, 2.4 s, sometimes ended before it).
+	const keys = 40
 	srv := valkeytest.Start(t, valkeytest.Options{Args: persistent})
 	c := newClient(t, srv)
 	seedCounters(t, c, "rl:", keys)
