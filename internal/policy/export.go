@@ -47,7 +47,17 @@ func Export(rules []doapi.Rule, inv *doapi.Inventory, header []string, now time.
 		}
 		stale := !infos[i].Exists && r.Type != doapi.TypeIP
 		g, until := grantAt(r.Description, now)
+		wide := false
+		if kind == KindIP {
+			if p, ok := prefixOf(value); ok && p.Bits() < MinPrefixBits {
+				wide = true
+			}
+		}
 		switch {
+		case wide:
+			// A policy may not declare it (Validate refuses it), so the file
+			// stays loadable; audit reports the rule as public.
+			fmt.Fprintf(&b, "    # %s  # admits %s: a policy may not open the database that wide\n", line, wideText(value))
 		case stale:
 			fmt.Fprintf(&b, "    # %s  # %s no longer exists, so the rule admits nothing\n", line, staleText(r))
 		case g == grantActive:
@@ -126,4 +136,13 @@ func oneLineText(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// wideText says how much of the internet a range admits.
+func wideText(v string) string {
+	p, ok := prefixOf(v)
+	if !ok || p.Bits() == 0 {
+		return "every address"
+	}
+	return sizeText(p) + " addresses"
 }

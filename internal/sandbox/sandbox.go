@@ -146,6 +146,11 @@ contexts:
         - app: homiio
         - app: alia
         - app: allo
+    database:
+      settings:
+        maxmemory_policy: volatile-lru
+        pubsub_client_output_buffer_limit: 64
+        timeout: 0
 `, redisURL, health.URL, token, do.URL, dostub.OxyClusterName, dostub.OxyDropletName)
 	if err := os.WriteFile(s.ConfigPath, []byte(cfg), 0o600); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -114,6 +115,10 @@ func writeCA(path string, b []byte, force bool) error {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if force {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	// The README's place, ~/.config/oxyctl/, may not exist yet.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return apperr.Configf("cannot write %s: %s", path, unwrapPath(err))
 	}
 	fh, err := os.OpenFile(path, flags, 0o644)
 	if errors.Is(err, fs.ErrExist) {
