@@ -121,6 +121,7 @@ func Watch(ctx context.Context, primaries []valkeyclient.Node, l Limiter, o Watc
 	for o.Rounds == 0 || sum.Rounds < o.Rounds {
 		start := now()
 		res, err := watchRound(ctx, primaries, l, o.List, table, start, prevStart)
+		took := now().Sub(start)
 		if ctx.Err() != nil {
 			return sum, nil
 		}
@@ -158,8 +159,8 @@ func Watch(ctx context.Context, primaries []valkeyclient.Node, l Limiter, o Watc
 		if e := emit(WatchEvent{Round: res}); e != nil {
 			return sum, e
 		}
+		res.ScanMS = took.Milliseconds()
 		prevStart = start
-		took := now().Sub(start)
 		if took > o.Interval && !slowSaid {
 			slowSaid = true
 			if e := emit(WatchEvent{Slow: took}); e != nil {
@@ -212,7 +213,6 @@ func watchRound(ctx context.Context, primaries []valkeyclient.Node, l Limiter, o
 		return nil, err
 	}
 	table.sweep()
-	res.ScanMS = time.Since(start).Milliseconds()
 	cs := top.sorted()
 	res.Clients = records(l, cs)
 	for i := range cs {
