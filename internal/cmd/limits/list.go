@@ -27,8 +27,7 @@ type listOptions struct {
 	// Watch re-scans every Interval and adds each client's rate.
 	Watch    bool
 	Interval time.Duration
-
-	rounds int // tests: end the watch after this many rounds
+	Rounds   int
 }
 
 const listLong = `Scan every counter of the limiter (SCAN MATCH <prefix>*, on every primary of a
@@ -66,8 +65,8 @@ previous round's hits are kept as 12 bytes per counter, not the keys.
 If the server cannot be read between rounds (a restart, a failover), the
 watch says so on stderr, keeps trying with backoff, and reports the gap
 once a round succeeds: a warning in text, a {"kind":"gap","from","to",
-"error"} record in JSON. Ctrl-C ends the watch with a one-line summary on
-stderr and exit status 0.
+"error"} record in JSON. Ctrl-C (or --rounds N) ends the watch with a
+one-line summary on stderr and exit status 0.
 `
 
 // NewCmdList builds `limits list`. runF replaces the run in tests.
@@ -102,8 +101,11 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *listOptions) err
 			if opts.Sort == ratelimit.SortRate && !opts.Watch {
 				return apperr.Usagef("--sort rate needs --watch (a rate takes two rounds)")
 			}
-			if cmd.Flags().Changed("interval") && !opts.Watch {
-				return apperr.Usagef("--interval needs --watch")
+			if (cmd.Flags().Changed("interval") || cmd.Flags().Changed("rounds")) && !opts.Watch {
+				return apperr.Usagef("--interval and --rounds need --watch")
+			}
+			if opts.Rounds < 0 {
+				return apperr.Usagef("--rounds must be 0 (until Ctrl-C) or more, got %d", opts.Rounds)
 			}
 			if opts.Interval <= 0 {
 				return apperr.Usagef("--interval must be positive, got %s", opts.Interval)
@@ -125,6 +127,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *listOptions) err
 	cmdutil.StringEnumFlag(cmd, &opts.Sort, "sort", "", ratelimit.SortHits, append(ratelimit.SortOrders[:len(ratelimit.SortOrders):len(ratelimit.SortOrders)], ratelimit.SortRate), "order (rate: with --watch)")
 	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "scan again every --interval and show each client's rate")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "time between the starts of two --watch rounds")
+	cmd.Flags().IntVar(&opts.Rounds, "rounds", 0, "end --watch after this many rounds (0: at Ctrl-C)")
 	return cmd
 }
 

@@ -34,7 +34,7 @@ func watchRun(ctx context.Context, opts *listOptions) error {
 			MinHits:     opts.MinHits,
 		},
 		Interval:  opts.Interval,
-		Rounds:    opts.rounds,
+		Rounds:    opts.Rounds,
 		Primaries: st.Rediscover,
 	}, func(ev ratelimit.WatchEvent) error {
 		switch {

@@ -20,7 +20,7 @@ func TestWatchRun(t *testing.T) {
 	run := func(tty bool, format output.Format, sort string) (string, string) {
 		ios, _, out, errOut := ttyStreams(tty)
 		opts := listOptions{limiterOptions: testLimiterOptions(ios, s), Format: format, Top: 2, Sort: sort,
-			Watch: true, Interval: 10 * time.Millisecond, rounds: 2}
+			Watch: true, Interval: 10 * time.Millisecond, Rounds: 2}
 		opts.Now = time.Now // rates need a clock that moves
 		if err := watchRun(context.Background(), &opts); err != nil {
 			t.Fatal(err)
