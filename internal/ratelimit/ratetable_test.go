@@ -7,7 +7,7 @@ import (
 )
 
 // TestRateTable checks the table against a map over rounds in which keys
-// come, go, come back, repeat within a round and change their hits, across
+// come, go, come back, repeat within a round, grow and fall, across
 // growth, tombstones and shrinking.
 func TestRateTable(t *testing.T) {
 	tab := newRateTable()
@@ -22,18 +22,23 @@ func TestRateTable(t *testing.T) {
 		cur := map[string]int64{}
 		for i := 0; i < n; i++ {
 			k := fmt.Sprintf("rl:%d", rng.IntN(8000))
-			h := int64(rng.IntN(1000))
-			if old, ok := cur[k]; ok { // a repeat within the round
-				if _, ok := tab.swap(k, old); ok {
-					t.Fatalf("round %d: repeat of %s reported a previous value", round, k)
+			if _, ok := cur[k]; ok {
+				if _, repeat := tab.increase(k, 1); !repeat {
+					t.Fatalf("round %d: a repeat of %s was not noticed", round, k)
 				}
 				continue
 			}
+			h := prev[k] + int64(rng.IntN(100))
+			if rng.IntN(10) == 0 {
+				h = int64(rng.IntN(50)) // restarted
+			}
 			cur[k] = h
-			got, ok := tab.swap(k, h)
-			want, wok := prev[k]
-			if ok != wok || got != want {
-				t.Fatalf("round %d: swap(%s) = %d,%v, want %d,%v", round, k, got, ok, want, wok)
+			want := h
+			if p, ok := prev[k]; ok && h >= p {
+				want = h - p
+			}
+			if got, repeat := tab.increase(k, h); got != want || repeat {
+				t.Fatalf("round %d: increase(%s, %d) = %d, want %d (prev %v)", round, k, h, got, want, prev[k])
 			}
 		}
 		tab.sweep()
@@ -42,16 +47,28 @@ func TestRateTable(t *testing.T) {
 		}
 		prev = cur
 	}
-	if len(tab.hashes) > 4*minSlots {
-		t.Errorf("table of %d slots for %d keys: it did not shrink", len(tab.hashes), tab.live)
+	if len(tab.slots) > 4*minSlots {
+		t.Errorf("table of %d slots for %d keys: it did not shrink", len(tab.slots), tab.live)
 	}
+	// A failed round's readings stand as the previous round's, and the
+	// retried round sees no repeats.
 	tab.start()
-	if got, ok := tab.swap("big", 1<<40); ok || got != 0 {
-		t.Fatal(got, ok)
-	}
+	tab.increase("rl:a", 5)
 	tab.sweep()
 	tab.start()
-	if got, _ := tab.swap("big", 1); got != hitsMask {
-		t.Fatalf("hits saturate at %d, got %d", hitsMask, got)
+	tab.increase("rl:a", 8) // then the round fails
+	tab.abort()
+	tab.start()
+	if got, repeat := tab.increase("rl:a", 10); got != 2 || repeat {
+		t.Fatalf("after an aborted round: %d, %v; want 2 more than the aborted reading", got, repeat)
+	}
+	tab.sweep()
+	// Past 2^22 hits the increase is still exact.
+	tab.start()
+	tab.increase("big", 10_000_000)
+	tab.sweep()
+	tab.start()
+	if got, _ := tab.increase("big", 10_000_123); got != 123 {
+		t.Fatalf("increase past 2^22 = %d, want 123", got)
 	}
 }

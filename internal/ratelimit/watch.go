@@ -83,7 +83,7 @@ type WatchSummary struct {
 // client's rate_per_s is (hits - previous hits) / elapsed since the previous
 // round; a counter that was not there, or whose hits fell (it expired and
 // started again), counts from 0. Memory holds the previous hits of every
-// counter in 12 bytes a slot (see rateTable) plus the top N, however many
+// counter in 8 bytes a slot (see rateTable) plus the top N, however many
 // keys there are. A round that fails after the first is reported (Lost),
 // retried with backoff, and the gap reported once a round succeeds again;
 // an authentication or configuration error ends the watch.
@@ -193,13 +193,13 @@ func watchRound(ctx context.Context, primaries []valkeyclient.Node, l Limiter, o
 	res.ScannedKeys, err = scan(ctx, primaries, l, o.Scan, func(b *scanBatch) {
 		for i := range b.counters {
 			c := b.counters[i]
-			prev, seen := table.swap(c.key, c.hits)
+			inc, repeat := table.increase(c.key, c.hits)
+			if repeat {
+				continue // SCAN returned it twice: the first reading stands
+			}
 			c.rate = -1
 			if secs > 0 {
-				if !seen || c.hits < prev {
-					prev = 0 // new, or restarted: counts from 0
-				}
-				c.rate = float64(c.hits-prev) / secs
+				c.rate = float64(inc) / secs
 			}
 			if (o.BlockedOnly && !c.blocked(l)) || c.hits < o.MinHits {
 				continue
@@ -210,6 +210,7 @@ func watchRound(ctx context.Context, primaries []valkeyclient.Node, l Limiter, o
 		anoms.add(b.anomalies)
 	})
 	if err != nil {
+		table.abort()
 		return nil, err
 	}
 	table.sweep()

@@ -61,7 +61,7 @@ counts from 0. --sort rate ranks by it, then by hits. On a terminal the
 table redraws in place; otherwise each round is printed in turn. With -o
 json each round is one list document on one line, with "kind":"round",
 "time", "round", "elapsed_ms" and "scan_ms". Memory stays flat: the
-previous round's hits are kept as 12 bytes per counter, not the keys.
+previous round's hits are kept in 8 to 13 bytes per counter, not the keys.
 If the server cannot be read between rounds (a restart, a failover), the
 watch says so on stderr, keeps trying with backoff, and reports the gap
 once a round succeeds: a warning in text, a {"kind":"gap","from","to",
