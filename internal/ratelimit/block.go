@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
@@ -74,49 +73,16 @@ func Block(ctx context.Context, c valkey.Client, l Limiter, clients []string, o 
 	if forMS <= 0 {
 		forMS = l.WindowMS()
 	}
-	var keys, queries []string
-	seen := map[string]bool{}
-	for _, q := range clients {
-		k := KeyFor(l, q)
-		if !seen[k] {
-			seen[k] = true
-			keys, queries = append(keys, k), append(queries, q)
-		}
-	}
+	keys, queries := clientKeys(l, clients)
 	out := make([]blockOutcome, len(keys))
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		sem   = make(chan struct{}, blockInflight)
-	)
-	for i, k := range keys {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+	first := eachBounded(ctx, len(keys), blockInflight, func(i int) error {
+		r, err := blockKey(ctx, c, l, keys[i], forMS, o.DryRun)
+		if err != nil {
+			return fmt.Errorf("%s: %w", Printable(keys[i]), err)
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			defer recoverTo(func(err error) { mu.Lock(); first = cmpErr(first, err); mu.Unlock() })
-			r, err := blockKey(ctx, c, l, k, forMS, o.DryRun)
-			if err != nil {
-				mu.Lock()
-				first = cmpErr(first, fmt.Errorf("%s: %w", Printable(k), err))
-				mu.Unlock()
-				return
-			}
-			out[i] = r
-		}()
-	}
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
+		out[i] = r
+		return nil
+	})
 	now := o.Now()
 	for i, r := range out {
 		switch {
