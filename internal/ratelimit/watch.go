@@ -156,10 +156,10 @@ func Watch(ctx context.Context, primaries []valkeyclient.Node, l Limiter, o Watc
 		}
 		sum.Rounds++
 		res.Round = sum.Rounds
+		res.ScanMS = took.Milliseconds()
 		if e := emit(WatchEvent{Round: res}); e != nil {
 			return sum, e
 		}
-		res.ScanMS = took.Milliseconds()
 		prevStart = start
 		if took > o.Interval && !slowSaid {
 			slowSaid = true
