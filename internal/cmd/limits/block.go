@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,7 +72,7 @@ func NewCmdBlock(f *cmdutil.Factory, runF func(context.Context, *blockOptions) e
 	cmd := &cobra.Command{
 		Use:   "block CLIENT...",
 		Short: "Block clients now: their counters go over the limit until --for ends",
-		Long:  blockLong + exitStatus,
+		Long:  blockLong + strings.Replace(exitStatus, "a bulk reset refused for lack of a terminal to confirm on", "a block of more than 10 clients or over 24h refused for lack of a\n       terminal to confirm on", 1),
 		Example: examples(
 			`$ oxyctl limits block 198.51.100.23 --for 1h`,
 			`$ oxyctl limits block 2001:db8:abcd:12ff::1 --dry-run`,
