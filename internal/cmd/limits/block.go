@@ -134,11 +134,8 @@ func blockRun(ctx context.Context, opts *blockOptions) error {
 		return err
 	}
 	defer st.Close()
-	if opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := opts.bounded(ctx)
+	defer cancel()
 	res, err := ratelimit.Block(ctx, st.Client, l, opts.Clients, ratelimit.BlockOptions{For: opts.For, DryRun: opts.DryRun, Now: opts.now})
 	if err != nil {
 		if n := len(res.Blocked); n > 0 && !res.DryRun {

@@ -195,6 +195,15 @@ func (c *limiterOptions) connect(ctx context.Context) (*Store, error) {
 	return s, nil
 }
 
+// bounded is ctx within --timeout, for a verb that runs a few commands
+// (get, a named reset, block).
+func (c *limiterOptions) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.Timeout)
+}
+
 func (c *limiterOptions) now() time.Time {
 	if c.Now == nil {
 		return time.Now()
