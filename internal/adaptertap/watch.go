@@ -22,13 +22,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/backoff"
 	"github.com/oxyhq/oxyctl/internal/resp"
 	"github.com/oxyhq/oxyctl/internal/socketio"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
@@ -291,7 +291,7 @@ func runSource(ctx context.Context, cfg *Config, s source, deliver func(Event) b
 			lostAt, lostErr = now, serr
 			deliver(Event{Kind: EventLost, Time: now, Node: s.node(), Err: serr})
 		}
-		wait := backoff(cfg.BackoffMin, cfg.BackoffMax, attempt+1)
+		wait := backoff.Delay(cfg.BackoffMin, cfg.BackoffMax, attempt+1)
 		if cfg.ReconnectTimeout > 0 {
 			left := cfg.ReconnectTimeout - now.Sub(lostAt)
 			if left <= 0 {
@@ -303,7 +303,7 @@ func runSource(ctx context.Context, cfg *Config, s source, deliver func(Event) b
 			wait = min(wait, left)
 		}
 		attempt++
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return nil
 		}
 	}
@@ -333,29 +333,6 @@ func isFatal(raw, typed error) bool {
 		return errors.As(raw, &unk) || errors.As(raw, &host) || errors.As(raw, &inv) || errors.As(raw, &verr) || errors.As(raw, &rec)
 	}
 	return false
-}
-
-// backoff is min·2^(attempt-1), capped at max, with up to 25% jitter down.
-func backoff(min, max time.Duration, attempt int) time.Duration {
-	d := min
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d - time.Duration(rand.Int64N(int64(d)/4+1))
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // errTimeout is a subscribe step that got no answer in time.

@@ -16,17 +16,6 @@ import (
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
-func TestBackoff(t *testing.T) {
-	min, max := 100*time.Millisecond, 3*time.Second
-	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 6: 3 * time.Second, 50: 3 * time.Second} {
-		for range 20 {
-			if d := backoff(min, max, attempt); d > want || d < want*3/4 {
-				t.Fatalf("attempt %d: %s, want in [%s, %s]", attempt, d, want*3/4, want)
-			}
-		}
-	}
-}
-
 func TestIsFatal(t *testing.T) {
 	for _, tc := range []struct {
 		raw   error

@@ -32,6 +32,8 @@ var valkeyCommands = []struct {
 	{[]string{"limits", "reset", "203.0.113.7", "--yes"}, 3, false},
 	{[]string{"limits", "reset", "--all", "--yes"}, 3, true},
 	{[]string{"limits", "stats"}, 3, true},
+	{[]string{"limits", "block", "203.0.113.7"}, 3, false},
+	{[]string{"limits", "list", "--watch", "--interval", "100ms", "--rounds", "2"}, 3, true},
 	{[]string{"pubsub", "channels"}, 3, false},
 	{[]string{"pubsub", "tail", "--count", "1", "--duration", "3s"}, 3, false},
 }

@@ -87,6 +87,8 @@ func TestLeaks(t *testing.T) {
 		{name: "limits reset", args: []string{"limits", "reset", "203.0.113.7"}, pre: seed},
 		{name: "limits reset --all", args: []string{"limits", "reset", "--all", "--yes"}, pre: seed},
 		{name: "limits stats", args: []string{"limits", "stats"}},
+		{name: "limits block", args: []string{"limits", "block", "203.0.113.7", "--for", "1m"}},
+		{name: "limits list --watch", args: []string{"limits", "list", "--watch", "--interval", "50ms", "--rounds", "3"}},
 		{name: "pubsub channels", args: []string{"pubsub", "channels"}},
 		{name: "pubsub tail --count", args: []string{"pubsub", "tail", "--count", "2"}, wrap: withTraffic},
 		{name: "pubsub tail --duration", args: []string{"pubsub", "tail", "--duration", "100ms"}},

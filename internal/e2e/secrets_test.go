@@ -51,6 +51,7 @@ func TestSecrets(t *testing.T) {
 	commands := [][]string{
 		{"health"}, {"limits", "list"}, {"limits", "get", "198.51.100.23"}, {"limits", "stats"},
 		{"limits", "reset", "203.0.113.7", "--dry-run"}, {"limits", "reset", "--all", "--dry-run"},
+		{"limits", "block", "203.0.113.7", "--dry-run"}, {"limits", "list", "--watch", "--interval", "50ms", "--rounds", "2"},
 		{"pubsub", "channels"}, {"pubsub", "tail", "--duration", "200ms"},
 		{"firewall", "list"}, {"firewall", "audit", "--policy", policy}, {"firewall", "apply", "--policy", policy, "--dry-run"}, {"firewall", "export"},
 		// Writes: each saves a backup under XDG_STATE_HOME, inside dir, which is searched below.

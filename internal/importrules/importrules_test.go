@@ -19,6 +19,7 @@ const module = "github.com/oxyhq/oxyctl"
 var domain = []string{
 	"internal/adaptertap",
 	"internal/apperr",
+	"internal/backoff",
 	"internal/backup",
 	"internal/build",
 	"internal/config",

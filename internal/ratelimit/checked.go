@@ -41,60 +41,36 @@ func ResetChecked(ctx context.Context, c valkey.Client, keys []string, cluster b
 			k = k[n:]
 		}
 	}
-	var (
-		mu    sync.Mutex
-		wg    sync.WaitGroup
-		first error
-		sem   = make(chan struct{}, resetInflight)
-	)
-	for _, g := range groups {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			defer recoverTo(func(err error) { mu.Lock(); first = cmpErr(first, err); mu.Unlock() })
-			var part ResetResult
-			var err error
-			for try := 0; ; try++ {
-				part = newResetResult(false)
-				var done bool
-				err = c.Dedicated(func(dc valkey.DedicatedClient) error {
-					var e error
-					done, e = checkAndUnlink(ctx, dc, g, &part)
-					return e
-				})
-				if err != nil || done {
-					break
-				}
-				if try == checkedTries-1 {
-					for _, k := range g {
-						part.Skipped = append(part.Skipped, newAnomaly(k, ProblemChanged))
-					}
-					break
-				}
+	var mu sync.Mutex
+	first := eachBounded(ctx, len(groups), resetInflight, func(i int) error {
+		g := groups[i]
+		var part ResetResult
+		var err error
+		for try := 0; ; try++ {
+			part = newResetResult(false)
+			var done bool
+			err = c.Dedicated(func(dc valkey.DedicatedClient) error {
+				var e error
+				done, e = checkAndUnlink(ctx, dc, g, &part)
+				return e
+			})
+			if err != nil || done {
+				break
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			res.Deleted = append(res.Deleted, part.Deleted...)
-			res.NotFound = append(res.NotFound, part.NotFound...)
-			res.Skipped = append(res.Skipped, part.Skipped...)
-			if err != nil {
-				// The EXEC may have run before its answer was lost.
-				first = cmpErr(first, err)
+			if try == checkedTries-1 {
+				for _, k := range g {
+					part.Skipped = append(part.Skipped, newAnomaly(k, ProblemChanged))
+				}
+				break
 			}
-		}()
-	}
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		res.Deleted = append(res.Deleted, part.Deleted...)
+		res.NotFound = append(res.NotFound, part.NotFound...)
+		res.Skipped = append(res.Skipped, part.Skipped...)
+		return err // the EXEC may have run before its answer was lost
+	})
 	sort.Strings(res.Deleted)
 	sort.Strings(res.NotFound)
 	sort.Slice(res.Skipped, func(i, j int) bool { return res.Skipped[i].Key < res.Skipped[j].Key })
@@ -194,4 +170,40 @@ func slotGroups(keys []string, n int) [][]string {
 		out = append(out, g)
 	}
 	return out
+}
+
+// eachBounded runs fn(0..n-1), at most limit at once, and returns the
+// first error (or ctx's, when it ended first); a panic in fn becomes an
+// internal error. Once ctx ends no more calls start.
+func eachBounded(ctx context.Context, n, limit int, fn func(i int) error) error {
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first error
+		sem   = make(chan struct{}, limit)
+	)
+	setErr := func(err error) { mu.Lock(); first = cmpErr(first, err); mu.Unlock() }
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer recoverTo(setErr)
+			if err := fn(i); err != nil {
+				setErr(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
 }

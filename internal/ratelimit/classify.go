@@ -83,7 +83,9 @@ func classifyParsed(l Limiter, key string, v value, pttl, windowMS int64, now ti
 		return rec, ProblemNotInteger, false
 	case v.hits < 0:
 		return rec, ProblemNegative, false
-	case pttl > windowMS:
+	case pttl > windowMS && v.hits <= l.Limit:
+		// Over the limit it is a block longer than a window (limits block
+		// --for), which the library enforces like any other counter.
 		return rec, ProblemExpiryTooLong, false
 	}
 	return newCounter(key, v.hits, pttl, now), "", true

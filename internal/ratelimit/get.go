@@ -34,17 +34,7 @@ func Get(ctx context.Context, c valkey.Client, l Limiter, clients []string, now 
 	if now == nil {
 		now = time.Now
 	}
-	var keys, queries []string
-	seen := make(map[string]bool, len(clients))
-	for _, q := range clients {
-		k := KeyFor(l, q)
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		keys = append(keys, k)
-		queries = append(queries, q)
-	}
+	keys, queries := clientKeys(l, clients)
 	if len(keys) == 0 {
 		return res, nil
 	}
@@ -71,4 +61,20 @@ func Get(ctx context.Context, c valkey.Client, l Limiter, clients []string, now 
 		}
 	}
 	return res, nil
+}
+
+// clientKeys derives each client's key (KeyFor); clients that map to the
+// same key are kept once, under the first. queries are the clients kept.
+func clientKeys(l Limiter, clients []string) (keys, queries []string) {
+	seen := make(map[string]bool, len(clients))
+	for _, q := range clients {
+		k := KeyFor(l, q)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		keys = append(keys, k)
+		queries = append(queries, q)
+	}
+	return keys, queries
 }

@@ -23,6 +23,9 @@ type Record struct {
 	ResetsAt  time.Time `json:"resets_at"`
 	// Query is the argument of `limits get` that named this client.
 	Query string `json:"query,omitempty"`
+	// RatePerS is hits per second since the previous round of a watch
+	// (absent outside a watch and in its first round).
+	RatePerS *float64 `json:"rate_per_s,omitempty"`
 }
 
 // Problems an Anomaly can report (JSON "problem").
@@ -70,8 +73,9 @@ func Printable(s string) string {
 type counter struct {
 	key      string
 	hits     int64
-	pttl     int64 // reset_in_ms
-	resetsAt int64 // Unix ms: the reading's time + pttl
+	pttl     int64   // reset_in_ms
+	resetsAt int64   // Unix ms: the reading's time + pttl
+	rate     float64 // a watch's hits per second (-1: not known yet)
 }
 
 func newCounter(key string, hits, pttl int64, now time.Time) counter {

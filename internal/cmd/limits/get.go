@@ -67,11 +67,8 @@ func getRun(ctx context.Context, opts *getOptions) error {
 		return err
 	}
 	defer st.Close()
-	if opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := opts.bounded(ctx)
+	defer cancel()
 	res, err := ratelimit.Get(ctx, st.Client, l, opts.Clients, opts.now)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-// Package limits is `oxyctl limits list|get|reset|stats`: the counters that
+// Package limits is `oxyctl limits list|get|reset|block|stats`: the counters that
 // express-rate-limit's rate-limit-redis store keeps in Valkey.
 package limits
 
@@ -37,6 +37,8 @@ type Store struct {
 	Primaries []valkeyclient.Node
 	Cluster   bool
 	Close     func()
+	// Rediscover lists the primaries again (after a failover); nil keeps them.
+	Rediscover func(ctx context.Context) ([]valkeyclient.Node, error)
 }
 
 // limiterOptions is what every limits verb takes from the Factory, and its
@@ -85,6 +87,8 @@ func NewCmdLimits(f *cmdutil.Factory) *cobra.Command {
 			`$ oxyctl limits list --blocked`,
 			`$ oxyctl limits get 203.0.113.7 2001:db8:abcd:12ff::1`,
 			`$ oxyctl limits reset 203.0.113.7 --dry-run`,
+			`$ oxyctl limits block 198.51.100.23 --for 1h`,
+			`$ oxyctl limits list --watch --sort rate`,
 			`$ oxyctl limits stats -o json`,
 			``,
 		),
@@ -94,6 +98,7 @@ func NewCmdLimits(f *cmdutil.Factory) *cobra.Command {
 		NewCmdList(f, nil),
 		NewCmdGet(f, nil),
 		NewCmdReset(f, nil),
+		NewCmdBlock(f, nil),
 		NewCmdStats(f, nil),
 	)
 	return cmd
@@ -128,7 +133,7 @@ func newLimiterOptions(f *cmdutil.Factory) limiterOptions {
 				conn.Close()
 				return nil, err
 			}
-			return &Store{Client: conn.Client, Primaries: prims, Cluster: conn.Cluster, Close: conn.Close}, nil
+			return &Store{Client: conn.Client, Primaries: prims, Cluster: conn.Cluster, Close: conn.Close, Rediscover: conn.Primaries}, nil
 		},
 	}
 }
@@ -188,6 +193,15 @@ func (c *limiterOptions) connect(ctx context.Context) (*Store, error) {
 		s.Close = func() {}
 	}
 	return s, nil
+}
+
+// bounded is ctx within --timeout, for a verb that runs a few commands
+// (get, a named reset, block).
+func (c *limiterOptions) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.Timeout)
 }
 
 func (c *limiterOptions) now() time.Time {

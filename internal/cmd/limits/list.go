@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,10 @@ type listOptions struct {
 	Blocked bool
 	MinHits int64
 	Sort    string
+	// Watch re-scans every Interval and adds each client's rate.
+	Watch    bool
+	Interval time.Duration
+	Rounds   int
 }
 
 const listLong = `Scan every counter of the limiter (SCAN MATCH <prefix>*, on every primary of a
@@ -46,6 +51,22 @@ short; its reads leave the keys' LRU/LFU clocks alone (CLIENT NO-TOUCH), so
 eviction is not skewed. --pace caps the keys read per second from each
 primary for busy hours. A primary that restarts or fails over mid-scan ends
 the command with an error, never with a silently partial list.
+
+--watch runs the same scan every --interval (default 2s; never more often
+than a scan takes: when a scan is slower, rounds run back to back and stderr
+says so once) and adds each client's rate_per_s: hits per second since the
+previous round (from the second round on). A counter that was not there in
+the previous round, or whose hits fell (it expired and started again),
+counts from 0. --sort rate ranks by it, then by hits. On a terminal the
+table redraws in place; otherwise each round is printed in turn. With -o
+json each round is one list document on one line, with "kind":"round",
+"time", "round", "elapsed_ms" and "scan_ms". Memory stays flat: the
+previous round's hits are kept in 8 to 13 bytes per counter, not the keys.
+If the server cannot be read between rounds (a restart, a failover), the
+watch says so on stderr, keeps trying with backoff, and reports the gap
+once a round succeeds: a warning in text, a {"kind":"gap","from","to",
+"error"} record in JSON. Ctrl-C (or --rounds N) ends the watch with a
+one-line summary on stderr and exit status 0.
 `
 
 // NewCmdList builds `limits list`. runF replaces the run in tests.
@@ -54,12 +75,14 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *listOptions) err
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the clients of a limiter with hits, remaining quota and time to reset",
-		Long:  listLong + exitStatus,
+		Long:  listLong + strings.Replace(exitStatus, "130  interrupted by Ctrl-C", "130  interrupted by Ctrl-C (Ctrl-C ends a --watch with 0)", 1),
 		Example: examples(
 			`$ oxyctl limits list`,
 			`$ oxyctl limits list --blocked --sort ttl`,
 			`$ oxyctl limits list --limiter auth --top 0 -o json`,
 			`$ oxyctl limits list --pace 20000`,
+			`$ oxyctl limits list --watch --sort rate --top 10`,
+			`$ oxyctl limits list --watch --interval 5s -o json | jq -c '.clients[0]'`,
 			``,
 		),
 		Args: cmdutil.NoArgs,
@@ -75,8 +98,23 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *listOptions) err
 			if err := opts.Scan.validate(); err != nil {
 				return err
 			}
+			if opts.Sort == ratelimit.SortRate && !opts.Watch {
+				return apperr.Usagef("--sort rate needs --watch (a rate takes two rounds)")
+			}
+			if (cmd.Flags().Changed("interval") || cmd.Flags().Changed("rounds")) && !opts.Watch {
+				return apperr.Usagef("--interval and --rounds need --watch")
+			}
+			if opts.Rounds < 0 {
+				return apperr.Usagef("--rounds must be 0 (until Ctrl-C) or more, got %d", opts.Rounds)
+			}
+			if opts.Interval <= 0 {
+				return apperr.Usagef("--interval must be positive, got %s", opts.Interval)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if opts.Watch {
+				return watchRun(cmd.Context(), opts)
 			}
 			return listRun(cmd.Context(), opts)
 		},
@@ -86,7 +124,10 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *listOptions) err
 	cmd.Flags().IntVar(&opts.Top, "top", 20, "show the first N clients in --sort order (0: all)")
 	cmd.Flags().BoolVar(&opts.Blocked, "blocked", false, "only clients over the limit")
 	cmd.Flags().Int64Var(&opts.MinHits, "min-hits", 0, "only clients with at least this many hits")
-	cmdutil.StringEnumFlag(cmd, &opts.Sort, "sort", "", ratelimit.SortHits, ratelimit.SortOrders, "order")
+	cmdutil.StringEnumFlag(cmd, &opts.Sort, "sort", "", ratelimit.SortHits, append(ratelimit.SortOrders[:len(ratelimit.SortOrders):len(ratelimit.SortOrders)], ratelimit.SortRate), "order (rate: with --watch)")
+	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "scan again every --interval and show each client's rate")
+	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "time between the starts of two --watch rounds")
+	cmd.Flags().IntVar(&opts.Rounds, "rounds", 0, "end --watch after this many rounds (0: at Ctrl-C)")
 	return cmd
 }
 
@@ -126,10 +167,18 @@ func describe(l ratelimit.Limiter) string {
 
 // writeRecords prints clients as a table (nothing when there are none).
 func writeRecords(w io.Writer, th *output.Theme, recs []ratelimit.Record, now time.Time, withQuery bool) {
+	writeTable(w, th, recs, now, withQuery, false)
+}
+
+// writeTable is writeRecords with a RATE/S column when withRate is set.
+func writeTable(w io.Writer, th *output.Theme, recs []ratelimit.Record, now time.Time, withQuery, withRate bool) {
 	if len(recs) == 0 {
 		return
 	}
 	headers := []string{"CLIENT", "HITS", "REMAINING", "BLOCKED", "RESETS"}
+	if withRate {
+		headers = []string{"CLIENT", "HITS", "RATE/S", "REMAINING", "BLOCKED", "RESETS"}
+	}
 	if withQuery {
 		headers = append([]string{"QUERY"}, headers...)
 	}
@@ -140,6 +189,13 @@ func writeRecords(w io.Writer, th *output.Theme, recs []ratelimit.Record, now ti
 			blocked = th.Fail.Render("yes")
 		}
 		row := []string{printable(r.Client), strconv.FormatInt(r.Hits, 10), strconv.FormatInt(r.Remaining, 10), blocked, th.When(r.ResetsAt, now)}
+		if withRate {
+			rate := "-"
+			if r.RatePerS != nil {
+				rate = strconv.FormatFloat(*r.RatePerS, 'f', 1, 64)
+			}
+			row = append(row[:2], append([]string{rate}, row[2:]...)...)
+		}
 		if withQuery {
 			row = append([]string{printable(r.Query)}, row...)
 		}

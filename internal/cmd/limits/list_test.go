@@ -33,6 +33,15 @@ func TestNewCmdList(t *testing.T) {
 		{args: []string{"--sort", "size"}, wantErr: true},
 		{args: []string{"--top", "many"}, wantErr: true},
 		{args: []string{"extra"}, wantErr: true},
+		{args: []string{"--watch", "--sort", "rate", "--interval", "500ms"}, want: listOptions{Top: 20, Sort: "rate", Watch: true, Interval: 500 * time.Millisecond}},
+		{args: []string{"-w"}, want: listOptions{Top: 20, Sort: "hits", Watch: true, Interval: 2 * time.Second}},
+		{args: []string{"--sort", "rate"}, wantErr: true},
+		{args: []string{"--interval", "1s"}, wantErr: true},
+		{args: []string{"--rounds", "2"}, wantErr: true},
+		{args: []string{"--watch", "--rounds", "-1"}, wantErr: true},
+		{args: []string{"--watch", "--rounds", "3"}, want: listOptions{Top: 20, Sort: "hits", Watch: true, Interval: 2 * time.Second, Rounds: 3}},
+		{args: []string{"--watch", "--interval", "0s"}, wantErr: true},
+		{args: []string{"--watch", "--interval", "-1s"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -48,6 +57,9 @@ func TestNewCmdList(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.want.Watch && (!got.Watch || got.Interval != tt.want.Interval || got.Rounds != tt.want.Rounds) {
+				t.Errorf("watch %v interval %s, want %+v", got.Watch, got.Interval, tt.want)
 			}
 			if got.Top != tt.want.Top || got.Blocked != tt.want.Blocked || got.MinHits != tt.want.MinHits || got.Sort != tt.want.Sort || got.Scan != tt.want.Scan {
 				t.Errorf("opts = top %d blocked %v min %d sort %q scan %+v, want %+v", got.Top, got.Blocked, got.MinHits, got.Sort, got.Scan, tt.want)

@@ -127,11 +127,8 @@ func resetRun(ctx context.Context, opts *resetOptions) error {
 		return err
 	}
 	defer st.Close()
-	if opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := opts.bounded(ctx)
+	defer cancel()
 	res, err := ratelimit.Reset(ctx, st.Client, l, keys, opts.DryRun)
 	if err != nil {
 		return opts.partial(res, err)

@@ -34,6 +34,19 @@ type Options struct {
 	TLSFiles *TLSFiles
 	// Args are extra server arguments, e.g. "--maxmemory-policy", "allkeys-lru".
 	Args []string
+	// Refused starts a server like DigitalOcean's managed Valkey: every
+	// command of RefusedCommands is renamed away, scripting included.
+	// Standalone only (CLUSTER is among them).
+	Refused bool
+}
+
+// RefusedCommands are the commands DigitalOcean's managed Valkey refuses
+// (reference/managed-valkey.md), scripting included, as Options.Refused
+// renames them away.
+var RefusedCommands = []string{
+	"BGREWRITEAOF", "CLUSTER", "COMMAND", "DEBUG", "FAILOVER", "MIGRATE", "ROLE", "SLAVEOF",
+	"ACL", "BGSAVE", "CONFIG", "LASTSAVE", "MONITOR", "REPLICAOF", "SAVE", "SHUTDOWN",
+	"EVAL", "EVAL_RO", "EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO", "FUNCTION", "SCRIPT",
 }
 
 // Server is one running server process.
@@ -171,6 +184,11 @@ func newServer(t testing.TB, bin, version string, opts Options, files *TLSFiles,
 	}
 	if opts.Password != "" {
 		args = append(args, "--requirepass", opts.Password, "--masterauth", opts.Password)
+	}
+	if opts.Refused {
+		for _, c := range RefusedCommands {
+			args = append(args, "--rename-command", c, "")
+		}
 	}
 	args = append(args, opts.Args...)
 	args = append(args, extra...)

@@ -12,7 +12,9 @@
 //   - list through a proxy that adds 10 ms each way, against no proxy
 //     (target <= 2x);
 //   - the p50/p99 latency a concurrent client sees during a full scan, with
-//     and without --pace.
+//     and without --pace;
+//   - list --watch: 10 rounds on the same counters, each round's scan against
+//     one list (target <= 1.0x), with the watch's peak RSS (target < 48 MiB).
 //
 // Run it from the repository (it builds ./cmd/oxyctl): go run ./internal/tools/bench
 // It needs valkey-server and valkey-cli (or VALKEY_SERVER / VALKEY_CLI) on PATH.
@@ -41,7 +43,7 @@ var (
 	flagRuns      = flag.Int("runs", 3, "runs per measurement (the median is reported)")
 	flagDelay     = flag.Duration("delay", 10*time.Millisecond, "latency the proxy adds in each direction")
 	flagPace      = flag.String("pace", "100000,20000", "--pace values for the latency benchmark (keys per second; each paced scan is watched for at most 10s)")
-	flagOnly      = flag.String("only", "", "comma-separated subset: list,reset,cluster,proxy,pace")
+	flagOnly      = flag.String("only", "", "comma-separated subset: list,reset,cluster,proxy,pace,watch")
 	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of the in-process cluster scans (parallel) to this file")
 	flagSlowCLI   = flag.Bool("slow-cli", false, "also time valkey-cli reading GET/PTTL from stdin (one round trip per command; minutes)")
 )
@@ -119,7 +121,7 @@ func run() error {
 		*flagKeys, *flagUnrelated, *flagRuns, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, strings.Fields(string(load) + " ?")[0])
 
 	ctx := context.Background()
-	if want("list") || want("proxy") || want("pace") {
+	if want("list") || want("proxy") || want("pace") || want("watch") {
 		s, err := e.startServer(ctx, false)
 		if err != nil {
 			return err
@@ -142,6 +144,11 @@ func run() error {
 		}
 		if want("pace") {
 			if err := e.benchPace(ctx, s); err != nil {
+				return err
+			}
+		}
+		if want("watch") {
+			if err := e.benchWatch(ctx, s); err != nil {
 				return err
 			}
 		}
