@@ -36,8 +36,12 @@ const (
 	minSlots  = 1024
 )
 
-func newRateTable() *rateTable {
-	return &rateTable{seed: maphash.MakeSeed(), slots: make([]uint64, minSlots)}
+func newRateTable() *rateTable { return newRateTableFor(0) }
+
+// newRateTableFor sizes the table for n keys without growing (at most 4/5
+// full).
+func newRateTableFor(n int) *rateTable {
+	return &rateTable{seed: maphash.MakeSeed(), slots: make([]uint64, max(minSlots, n*5/4+1))}
 }
 
 // start begins a round.

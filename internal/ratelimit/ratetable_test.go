@@ -72,3 +72,21 @@ func TestRateTable(t *testing.T) {
 		t.Fatalf("increase past 2^22 = %d, want 123", got)
 	}
 }
+
+// A table sized for n keys takes n without growing: the first round of a
+// watch does not rebuild it while it scans.
+func TestRateTableSizedForItsKeys(t *testing.T) {
+	const n = 50_000
+	tab := newRateTableFor(n)
+	size := len(tab.slots)
+	tab.start()
+	for i := 0; i < n; i++ {
+		tab.increase(fmt.Sprintf("rl:10.%d.%d.%d", i>>16, i>>8&255, i&255), int64(i))
+	}
+	if len(tab.slots) != size {
+		t.Fatalf("the table grew from %d to %d slots for the %d keys it was sized for", size, len(tab.slots), n)
+	}
+	if size > n*2 {
+		t.Fatalf("%d slots for %d keys", size, n)
+	}
+}

@@ -110,7 +110,9 @@ func Watch(ctx context.Context, primaries []valkeyclient.Node, l Limiter, o Watc
 	}
 	began := now()
 	defer func() { sum.Duration = now().Sub(began) }()
-	table := newRateTable()
+	// Sized for the keys the servers hold, so the first round does not
+	// grow the table a dozen times while it scans.
+	table := newRateTableFor(keysHint(ctx, primaries))
 	var (
 		prevStart time.Time
 		slowSaid  bool
@@ -256,4 +258,19 @@ func (s WatchSummary) Describe() string {
 		msg += fmt.Sprintf("; %d gap(s) while the server could not be read", s.Gaps)
 	}
 	return msg
+}
+
+// keysHint is how many keys the primaries hold (DBSIZE), 0 when unknown: a
+// bound on the counters a round can see.
+func keysHint(ctx context.Context, primaries []valkeyclient.Node) int {
+	n := 0
+	for _, p := range primaries {
+		if p.Client == nil {
+			continue
+		}
+		if k, err := p.Client.Do(ctx, p.Client.B().Dbsize().Build()).AsInt64(); err == nil && k > 0 {
+			n += int(k)
+		}
+	}
+	return min(n, 1<<23) // a hint: past 8M keys the table grows as it needs
 }
