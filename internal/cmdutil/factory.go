@@ -127,6 +127,15 @@ func (f *Factory) buildValkeyOptions() (valkeyclient.Options, error) {
 	}, nil
 }
 
+// ClusterSetting is the resolved --cluster (a name or a UUID).
+func (f *Factory) ClusterSetting() (string, error) {
+	s, err := f.Settings()
+	if err != nil {
+		return "", err
+	}
+	return s.Cluster, nil
+}
+
 // Format is the -o value (validated by the root command).
 func (f *Factory) Format() output.Format {
 	if fm, err := output.ParseFormat(f.Flags.Output); err == nil {

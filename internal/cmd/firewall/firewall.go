@@ -120,13 +120,7 @@ func newClusterOptions(f *cmdutil.Factory) clusterOptions {
 			}
 			return c, nil
 		},
-		Cluster: func() (string, error) {
-			s, err := f.Settings()
-			if err != nil {
-				return "", err
-			}
-			return s.Cluster, nil
-		},
+		Cluster: f.ClusterSetting,
 		ContextPolicy: func() (*policy.Firewall, error) {
 			s, err := f.Settings()
 			if err != nil {
