@@ -103,6 +103,10 @@ func ClientOption(o Options) (valkey.ClientOption, Target, error) {
 		// interrupts; the synchronous mode reads until the deadline, so
 		// Ctrl-C went unheard for up to --timeout.
 		AlwaysPipelining: true,
+		// One connection per server: a command-line run gains nothing from
+		// valkey-go's default of four, which it dials lazily, and a wire
+		// still being dialed when the client closes outlived the run.
+		PipelineMultiplex: -1,
 	}
 	if t.Username == "" && t.Password != "" {
 		opt.Username = ""
