@@ -186,7 +186,9 @@ func watchRound(ctx context.Context, primaries []valkeyclient.Node, l Limiter, o
 	var secs float64
 	if !prevStart.IsZero() {
 		res.ElapsedMS = start.Sub(prevStart).Milliseconds()
-		secs = start.Sub(prevStart).Seconds()
+		// The rate is over exactly the elapsed_ms reported, so a script
+		// that divides the increase by it gets the same number.
+		secs = float64(res.ElapsedMS) / 1000
 	}
 	top := newTopN(o.Top, less, counterKey)
 	anoms := newAnomalySet()
