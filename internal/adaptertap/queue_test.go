@@ -98,7 +98,6 @@ func TestTailBoundsWhatASlowReaderHolds(t *testing.T) {
 		end, err := Tail(ctx, TailOptions{
 			Config:      Config{Mode: ModePSubscribe, Timeout: 5 * time.Second},
 			Connect:     func(context.Context) (*valkeyclient.Conn, error) { close(ready); return conn, nil },
-			Duration:    4 * time.Second,
 			BufferBytes: 2 << 20,
 		}, sink)
 		if err != nil {
@@ -119,6 +118,17 @@ func TestTailBoundsWhatASlowReaderHolds(t *testing.T) {
 			peak = max(peak, ms.HeapInuse)
 		}
 	}
+	// The tail ends (Ctrl-C) once every message is shown or counted as
+	// dropped, however slowly a loaded machine delivered them.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		sink.mu.Lock()
+		all := int64(sink.messages)+sink.dropped >= n
+		sink.mu.Unlock()
+		if all {
+			break
+		}
+	}
+	cancel()
 	end := <-done
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
