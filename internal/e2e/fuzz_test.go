@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +42,15 @@ func FuzzCommandReplies(f *testing.F) {
 			}
 			return ""
 		})
+		// A command that never returns would only stall the fuzzer until its
+		// -fuzztime ran out (reported as a bare "context deadline exceeded",
+		// no input kept): crash the worker instead, so the input is saved.
+		hang := time.AfterFunc(10*time.Second, func() {
+			buf := make([]byte, 1<<20)
+			panic(fmt.Sprintf("%v answered %q: still running after 10 s\n%s", tc.args, reply, buf[:runtime.Stack(buf, true)]))
+		})
 		r := oxyctl(t, map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr, "OXYCTL_TIMEOUT": "1s"}, tc.args...)
+		hang.Stop()
 		if r.code != 0 && r.code != 1 && r.code != 3 {
 			t.Fatalf("%v answered %q: exit %d\n%s", tc.args, reply, r.code, r.stderr)
 		}

@@ -184,7 +184,7 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		if data.Server == "" {
 			data.Server, data.Version = n.Server, n.Version
 		}
-		p.judgeNode(f, label, n)
+		p.judgeNode(ctx, f, label, n)
 		if conn.Cluster && n.TLS != nil && n.Addr != t.Addr() {
 			judgeTLS(f, n.Addr, n.TLS, now, p.CertWarnDays)
 		}
@@ -268,19 +268,15 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 	return n
 }
 
-func (p *ValkeyProbe) judgeNode(f *findings, label string, n *ValkeyNode) {
+func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, n *ValkeyNode) {
 	if n.MaxMemoryBytes > 0 && float64(n.UsedMemoryBytes) > p.MemoryWarn*float64(n.MaxMemoryBytes) {
 		f.warn("%smemory %s of maxmemory %s (%.1f%%, above %.0f%%)", label, humanBytes(n.UsedMemoryBytes), humanBytes(n.MaxMemoryBytes), n.MemoryPct, p.MemoryWarn*100)
 	}
 	if n.MaxMemoryPolicy != "" && n.MaxMemoryPolicy != "noeviction" {
 		f.warn("%smaxmemory-policy %s can evict rate-limit counters, which silently lifts limits (use noeviction)", label, n.MaxMemoryPolicy)
 	}
-	if n.EvictedKeys > 0 {
-		f.warn("%s%d keys evicted since the server started", label, n.EvictedKeys)
-	}
-	if n.RejectedConnections > 0 {
-		f.warn("%s%d connections rejected (maxclients reached)", label, n.RejectedConnections)
-	}
+	f.counter(ctx, "valkey:"+n.Addr+":evicted_keys", label, n.EvictedKeys, "keys evicted")
+	f.counter(ctx, "valkey:"+n.Addr+":rejected_connections", label, n.RejectedConnections, "connections rejected (maxclients reached)")
 	if n.ClusterState != "" && n.ClusterState != "ok" {
 		f.fail("%scluster_state is %s", label, n.ClusterState)
 	}

@@ -173,8 +173,12 @@ func watch(ctx context.Context, opts *healthOptions, s *config.Settings, runner 
 	seen := map[probe.Status]int{}
 	lines := output.NewJSONLines(opts.IO.Out)
 	var crash error
+	// Each round reports the growth of the server's counters (evictions,
+	// rejections, disconnections, errors) since the round before.
+	counters := probe.NewCounters()
 	for {
-		rep, err := runner.Run(ctx, opts.Build(s, opts.Checks))
+		rep, err := runner.Run(probe.WithCounters(ctx, counters), opts.Build(s, opts.Checks))
+		counters.Next()
 		if err != nil {
 			if errors.Is(err, apperr.ErrInterrupted) {
 				break
