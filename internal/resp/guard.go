@@ -1,9 +1,13 @@
 package resp
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
+	"sync"
 )
 
 // Limits bound what a Guard lets through. The zero value means the defaults.
@@ -68,6 +72,12 @@ type Guard struct {
 	payload        int64 // bulk bytes still to pass
 	crlf           int   // CRLF bytes still expected after a bulk string
 	stack          []frame
+	top            byte // type of the top-level value being read
+
+	// reply, when set, is told of every complete top-level value that is
+	// a reply (not a push, not an attribute); an error it returns is the
+	// stream's violation.
+	reply func() error
 }
 
 type frame struct {
@@ -178,6 +188,9 @@ func (g *Guard) fail(format string, args ...any) {
 
 // header checks one header line (without its type byte and CRLF).
 func (g *Guard) header(typ byte, rest []byte) {
+	if len(g.stack) == 0 {
+		g.top = typ
+	}
 	switch typ {
 	case '+', '-', '(': // simple string, error, big number
 		g.done(false)
@@ -262,6 +275,12 @@ func (g *Guard) done(attr bool) {
 		attr = top.attr
 		g.stack = g.stack[:len(g.stack)-1]
 	}
+	if attr || len(g.stack) > 0 || g.top == '>' || g.reply == nil {
+		return
+	}
+	if err := g.reply(); err != nil {
+		g.fail("%v", err)
+	}
 }
 
 // guardInt parses a decimal with an optional sign, at most 18 digits, so it
@@ -295,18 +314,130 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-// GuardConn is a net.Conn whose reads pass through a Guard.
+// GuardConn is a net.Conn whose reads pass through a Guard, and which
+// matches replies to the commands written: a reply that answers no command
+// is a protocol violation. valkey-go panics, in a goroutine of its own that
+// no caller can recover, on a reply it did not ask for ("protocol bug,
+// message handled out of order"); the guard turns that into a read error,
+// which valkey-go reports as the command's error.
+//
+// Once a connection sends a command whose replies do not pair one to one
+// with commands (SUBSCRIBE and kin, whose RESP2 messages are arrays that
+// answer nothing; MONITOR; CLIENT REPLY), the pairing is no longer checked
+// on it. Pushes (RESP3 '>') never count as replies.
 type GuardConn struct {
 	net.Conn
 	g *Guard
+
+	mu      sync.Mutex
+	sent    int64 // commands written
+	replies int64 // replies read
+	free    bool  // pairing no longer checked
+	w       cmdScanner
 }
 
 // NewGuardConn wraps c.
 func NewGuardConn(c net.Conn, lim Limits) *GuardConn {
-	return &GuardConn{Conn: c, g: NewGuard(c, lim)}
+	gc := &GuardConn{Conn: c, g: NewGuard(c, lim)}
+	gc.g.reply = gc.reply
+	return gc
 }
 
 func (c *GuardConn) Read(p []byte) (int, error) { return c.g.Read(p) }
+
+// Write counts the commands in p before it sends them: a reply can arrive
+// before Write returns.
+func (c *GuardConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	n, free := c.w.scan(p)
+	c.sent += n
+	if free {
+		c.free = true
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *GuardConn) reply() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.free {
+		return nil
+	}
+	if c.replies >= c.sent {
+		return errors.New("a reply to no command (the server answered more than it was asked)")
+	}
+	c.replies++
+	return nil
+}
+
+// cmdScanner counts the commands of a client's write stream: RESP arrays of
+// bulk strings, as every client library writes them (an inline command, a
+// line without '*', counts as one). It notes a command after which replies
+// and commands no longer pair (see GuardConn).
+type cmdScanner struct {
+	line []byte // the header line being read
+	args int64  // bulk strings still to come in this command
+	argi int    // bulk strings read of this command
+	bulk int64  // bytes (with CRLF) still to skip in this bulk string
+	name []byte // the first bytes of the command name
+}
+
+// unpaired are the commands after which replies do not pair with commands.
+// (CLIENT REPLY OFF|SKIP would be one too; oxyctl never sends it.)
+var unpaired = map[string]bool{
+	"SUBSCRIBE": true, "PSUBSCRIBE": true, "SSUBSCRIBE": true,
+	"UNSUBSCRIBE": true, "PUNSUBSCRIBE": true, "SUNSUBSCRIBE": true,
+	"MONITOR": true,
+}
+
+// isUnpaired reports whether a command name (its first bytes, CRLF
+// perhaps included) is one of unpaired.
+func isUnpaired(name []byte) bool {
+	return unpaired[strings.ToUpper(string(bytes.TrimRight(name, "\r\n")))]
+}
+
+func (s *cmdScanner) scan(p []byte) (cmds int64, free bool) {
+	for len(p) > 0 {
+		if s.bulk > 0 {
+			k := min(int64(len(p)), s.bulk)
+			if s.argi == 1 && len(s.name) < 16 {
+				s.name = append(s.name, p[:min(k, int64(16-len(s.name)))]...)
+			}
+			p = p[k:]
+			if s.bulk -= k; s.bulk == 0 && s.argi == 1 && isUnpaired(s.name) {
+				free = true
+			}
+			continue
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.line = append(s.line, p...)
+			return cmds, free
+		}
+		line := append(s.line, p[:i]...)
+		p = p[i+1:]
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		switch {
+		case s.args > 0 && len(line) > 0 && line[0] == '$':
+			n, _ := guardInt(line[1:])
+			s.bulk = max(n, 0) + 2
+			s.args--
+			s.argi++
+		case len(line) > 0 && line[0] == '*':
+			n, _ := guardInt(line[1:])
+			cmds++
+			s.args, s.argi, s.name = max(n, 0), 0, s.name[:0]
+		case len(line) > 0:
+			cmds++ // inline
+			if f := bytes.Fields(line); len(f) > 0 && isUnpaired(f[0]) {
+				free = true
+			}
+		}
+		s.line = line[:0]
+	}
+	return cmds, free
+}
 
 // String names the guard in errors.
 func (c *GuardConn) String() string { return fmt.Sprintf("guarded %s", c.RemoteAddr()) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -179,4 +180,87 @@ func FuzzGuard(f *testing.F) {
 			t.Fatalf("own command %q: %q %v", w, got, err)
 		}
 	})
+}
+
+// TestCmdScannerCounts: commands are counted however the writes split
+// them, and a subscribe-family command or MONITOR is noticed.
+func TestCmdScannerCounts(t *testing.T) {
+	stream := string(AppendCommand(nil, "PING")) + string(AppendCommand(nil, "SET", "k", "a\r\nb")) +
+		"PING\r\n" + string(AppendCommand(nil, "psubscribe", "socket.io#*")) + string(AppendCommand(nil, "GET", ""))
+	for chunk := 1; chunk <= len(stream); chunk++ {
+		var s cmdScanner
+		var n int64
+		free := false
+		for i := 0; i < len(stream); i += chunk {
+			c, f := s.scan([]byte(stream[i:min(i+chunk, len(stream))]))
+			n += c
+			free = free || f
+		}
+		if n != 5 || !free {
+			t.Fatalf("chunk %d: %d commands, free %v; want 5, true", chunk, n, free)
+		}
+	}
+	for _, cmd := range [][]string{{"GET", "SUBSCRIBE"}, {"SUBSCRIBEX"}, {"CLIENT", "SETNAME", "x"}, {"INFO"}} {
+		var s cmdScanner
+		if n, free := s.scan(AppendCommand(nil, cmd...)); n != 1 || free {
+			t.Fatalf("%q: %d commands, free %v; want 1, false", cmd, n, free)
+		}
+	}
+	for _, cmd := range []string{"SUBSCRIBE", "ssubscribe", "Monitor", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"} {
+		var s cmdScanner
+		if _, free := s.scan(AppendCommand(nil, cmd, "ch")); !free {
+			t.Fatalf("%s not noticed", cmd)
+		}
+	}
+}
+
+// TestGuardConnPairsReplies: a reply to no command is a protocol error on
+// the read that brings it (valkey-go would panic on it), after the replies
+// that were asked for; pushes and a subscribed connection's messages are not
+// replies.
+func TestGuardConnPairsReplies(t *testing.T) {
+	cases := []struct {
+		name   string
+		sent   [][]string
+		server string
+		ok     string // what reads before the error
+		bad    bool
+	}{
+		{"extra", [][]string{{"INFO"}}, "$6\r\nsocket\r\n:1\r\n", "$6\r\nsocket\r\n", true},
+		{"unasked", nil, "+OK\r\n", "", true},
+		{"paired", [][]string{{"PING"}, {"GET", "k"}}, "+PONG\r\n$-1\r\n", "+PONG\r\n$-1\r\n", false},
+		{"push", [][]string{{"PING"}}, ">2\r\n$10\r\ninvalidate\r\n*0\r\n+PONG\r\n", ">2\r\n$10\r\ninvalidate\r\n*0\r\n+PONG\r\n", false},
+		{"attribute", [][]string{{"PING"}}, "|1\r\n+a\r\n+b\r\n+PONG\r\n", "|1\r\n+a\r\n+b\r\n+PONG\r\n", false},
+		{"subscribed", [][]string{{"PSUBSCRIBE", "x*"}}, "*3\r\n$10\r\npsubscribe\r\n$2\r\nx*\r\n:1\r\n*4\r\n$8\r\npmessage\r\n$2\r\nx*\r\n$2\r\nxy\r\n$1\r\n1\r\n",
+			"*3\r\n$10\r\npsubscribe\r\n$2\r\nx*\r\n:1\r\n*4\r\n$8\r\npmessage\r\n$2\r\nx*\r\n$2\r\nxy\r\n$1\r\n1\r\n", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := net.Pipe()
+			defer client.Close()
+			gc := NewGuardConn(client, Limits{})
+			go func() {
+				for _, c := range tc.sent {
+					buf := make([]byte, len(AppendCommand(nil, c...)))
+					if _, err := io.ReadFull(server, buf); err != nil {
+						return
+					}
+				}
+				_, _ = io.WriteString(server, tc.server)
+				server.Close()
+			}()
+			for _, c := range tc.sent {
+				if _, err := gc.Write(AppendCommand(nil, c...)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := io.ReadAll(gc)
+			if string(got) != tc.ok {
+				t.Fatalf("read %q, want %q", got, tc.ok)
+			}
+			if tc.bad != (err != nil && errors.Is(err, ErrProtocol)) {
+				t.Fatalf("error %v, want a protocol error: %v", err, tc.bad)
+			}
+		})
+	}
 }
