@@ -239,13 +239,18 @@ func AuditAt(actual []doapi.Rule, resolved []Resolved, inv *doapi.Inventory, now
 		case stale:
 			add(SevError, FindStale, RuleString(r), "%s no longer exists", staleText(r))
 		}
+		// A range that wide is never declared (a policy may not), so its
+		// one finding is public, not also unexpected: an export of such a
+		// firewall, audited, reports nothing unexpected.
+		wide := false
 		if r.Type == doapi.TypeIP {
 			switch Exposure(r.Value) {
 			case IPEveryone:
+				wide = true
 				if p, _ := prefixOf(r.Value); p.Bits() > 0 {
-					add(SevError, FindPublic, RuleString(r), "%s admits %s addresses, a large part of the internet", r.Value, sizeText(p))
+					add(SevError, FindPublic, RuleString(r), "%s admits %s addresses, a large part of the internet (a policy may not declare it: apply removes it)", r.Value, sizeText(p))
 				} else {
-					add(SevError, FindPublic, RuleString(r), "%s admits every address on the internet", r.Value)
+					add(SevError, FindPublic, RuleString(r), "%s admits every address on the internet (a policy may not declare it: apply removes it)", r.Value)
 				}
 			case IPPublic:
 				if isDeclared {
@@ -255,7 +260,7 @@ func AuditAt(actual []doapi.Rule, resolved []Resolved, inv *doapi.Inventory, now
 				}
 			}
 		}
-		if !isDeclared && (!stale || r.Type == doapi.TypeTag) {
+		if !isDeclared && !wide && (!stale || r.Type == doapi.TypeTag) {
 			add(SevError, FindUnexpected, RuleString(r), "%s is not in the policy", ruleText(*ri))
 		}
 	}

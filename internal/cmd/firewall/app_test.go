@@ -106,7 +106,7 @@ contexts:
 					OK       bool
 					Findings []map[string]string
 				}
-				if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.OK || len(doc.Findings) != 3 {
+				if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.OK || len(doc.Findings) != 2 {
 					t.Fatalf("%v\n%s", err, out)
 				}
 			}},

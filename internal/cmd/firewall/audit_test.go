@@ -105,13 +105,12 @@ func TestAuditRun(t *testing.T) {
 				e.stub.AddRule(dostub.OxyClusterID, dostub.Rule{Type: "ip_addr", Value: "0.0.0.0/0", Description: "temporary debugging"})
 			},
 			want: []finding{
-				{"error", "public", "ip_addr:0.0.0.0/0", "0.0.0.0/0 admits every address on the internet"},
-				{"error", "unexpected", "ip_addr:0.0.0.0/0", "ip_addr 0.0.0.0/0 is not in the policy"},
+				{"error", "public", "ip_addr:0.0.0.0/0", "0.0.0.0/0 admits every address on the internet (a policy may not declare it: apply removes it)"},
 			},
 			code: 1,
 			textIn: []string{
 				"ip_addr  0.0.0.0/0                             IP 0.0.0.0/0 (PUBLIC: every address)                         temporary debugging               no",
-				"error     public      ip_addr:0.0.0.0/0  0.0.0.0/0 admits every address on the internet",
+				"error     public  ip_addr:0.0.0.0/0  0.0.0.0/0 admits every address on the internet (a policy may not declare it: apply removes it)",
 			},
 		},
 		{
@@ -218,10 +217,9 @@ app      f1a7b9ed-5251-5a96-a88d-447e14db53d1  app alia                         
 app      91e3c6d8-eacb-5d17-8593-9a11eee3f2b0  app allo                                                     -                                 yes
 ip_addr  0.0.0.0/0                             IP 0.0.0.0/0 (PUBLIC: every address)                         temporary debugging               no
 
-SEVERITY  KIND        RULE               MESSAGE
-error     public      ip_addr:0.0.0.0/0  0.0.0.0/0 admits every address on the internet
-error     unexpected  ip_addr:0.0.0.0/0  ip_addr 0.0.0.0/0 is not in the policy
-FAIL 2 errors, 0 warnings: the firewall does not match the policy (` + "`oxyctl firewall apply`" + ` shows the fix)
+SEVERITY  KIND    RULE               MESSAGE
+error     public  ip_addr:0.0.0.0/0  0.0.0.0/0 admits every address on the internet (a policy may not declare it: apply removes it)
+FAIL 1 error, 0 warnings: the firewall does not match the policy (` + "`oxyctl firewall apply`" + ` shows the fix)
 `
 
 func TestAuditRunPolicyFile(t *testing.T) {

@@ -86,4 +86,21 @@ func TestExportRoundTrip(t *testing.T) {
 	if len(e.stub.Writes()) != 0 {
 		t.Fatal("export or a dry run wrote")
 	}
+
+	// A firewall open to the internet: the export cannot declare the rule,
+	// and the audit of that export reports it once, as public, not also as
+	// unexpected.
+	e.stub.SetRules(dostub.OxyClusterID, append(rules, dostub.Rule{Type: "ip_addr", Value: "0.0.0.0/0", Description: "debugging"}))
+	e.reset()
+	noErr(t, exportRun(ctx, &exportOptions{clusterOptions: e.c, Format: output.Text}))
+	file3 := writePolicy(t, e.out.String())
+	e.reset()
+	err := auditRun(ctx, &auditOptions{clusterOptions: e.c, Format: output.JSON, PolicyFile: file3})
+	out := e.out.String()
+	if strings.Contains(out, `"missing"`) || strings.Contains(out, `"unexpected"`) || strings.Contains(out, `"unresolved"`) {
+		t.Fatalf("audit of the export of an open firewall:\n%s", out)
+	}
+	if exitCode(err) != 1 || !strings.Contains(out, `"kind": "public"`) || strings.Count(out, `"severity": "error"`) != 1 {
+		t.Fatalf("want only the public rule as an error: %v\n%s", err, out)
+	}
 }
