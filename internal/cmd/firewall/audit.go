@@ -35,7 +35,9 @@ matched on type and value, never on their uuid. Findings:
   missing     error    a policy entry has no rule
   unexpected  error    a rule is not in the policy
   public      error    an IP rule admits internet addresses (0.0.0.0/0 above
-                       all); a warning when the policy declares that address
+                       all); a warning when the policy declares that address;
+                       a range no policy may declare is reported only so,
+                       not also as unexpected
   stale       error    a rule's Droplet, app or Kubernetes cluster no longer
                        exists (a warning for a tag that does not exist)
   unresolved  error    a policy name matches nothing, or several things
