@@ -176,8 +176,13 @@ func (p *RateLimitProbe) Run(ctx context.Context) Outcome {
 	if data.MaxMemoryPolicy != "" {
 		summary = append(summary, "maxmemory-policy "+data.MaxMemoryPolicy)
 	}
-	summary = append(summary, notes...)
-	return Outcome{Status: f.status, Detail: f.detail(strings.Join(summary, ", ")), Data: data}
+	// A reading the server refused is a note after the summary: it weakens
+	// the check without failing it.
+	tail := notes
+	if len(summary) > 0 {
+		tail = append([]string{strings.Join(summary, ", ")}, notes...)
+	}
+	return Outcome{Status: f.status, Detail: f.detail(strings.Join(tail, "; ")), Data: data}
 }
 
 // askRateLimit reads one primary in one round trip.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +146,124 @@ func TestRateLimitScriptsOfTheRealLibrary(t *testing.T) {
 				t.Fatalf("after the flush and a request: HTTP %d, %s %q %+v", st, out.Status, out.Detail, d.Errors)
 			}
 		})
+	}
+}
+
+func configSet(t *testing.T, cl valkey.Client, k, v string) {
+	t.Helper()
+	if err := cl.Do(context.Background(), cl.B().ConfigSet().ParameterValue().ParameterValue(k, v).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Evictions warn under any policy that evicts keys with an expiry (every
+// counter has one), counted through Counters: a watch round reports only
+// the evictions since the round before. noeviction never does.
+func TestRateLimitEviction(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{"allkeys-lru", "volatile-ttl"} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxmemory-policy", policy}})
+			cl := srv.Client(t)
+			for _, s := range ratelimit.Scripts[:1] {
+				if err := cl.Do(ctx, cl.B().ScriptLoad().Script(s.Text).Build()).Error(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, d := runRateLimit(t, ctx, rateLimitProbe(srv.URL))
+			if out.Status != OK || d.MaxMemoryPolicy != policy || strings.Contains(out.Detail, "evict") {
+				t.Fatalf("the policy alone: %s %q", out.Status, out.Detail)
+			}
+			evict := func(prefix string) int64 {
+				used := infoField(t, cl, "memory", "used_memory")
+				configSet(t, cl, "maxmemory", strconv.FormatInt(used+(1<<20), 10))
+				val := strings.Repeat("v", 16<<10)
+				for i := 0; i < 200; i++ { // 3 MiB of counters-to-be with a window
+					cl.Do(ctx, cl.B().Set().Key(prefix+strconv.Itoa(i)).Value(val).Px(time.Hour).Build())
+				}
+				configSet(t, cl, "maxmemory", "0")
+				return infoField(t, cl, "stats", "evicted_keys")
+			}
+			c := NewCounters()
+			wctx := WithCounters(ctx, c)
+			total := evict("rl:a")
+			out, d = runRateLimit(t, wctx, rateLimitProbe(srv.URL))
+			want := "maxmemory-policy " + policy + " evicts rate-limit counters, which silently lifts clients' limits (use noeviction with memory headroom): " +
+				strconv.FormatInt(total, 10) + " keys evicted since the server started"
+			if total == 0 || out.Status != Warn || !strings.Contains(out.Detail, want) || d.EvictedKeys != total {
+				t.Fatalf("round 1 after %d evictions: %s %q, want %q", total, out.Status, out.Detail, want)
+			}
+			c.Next()
+			if out, _ = runRateLimit(t, wctx, rateLimitProbe(srv.URL)); out.Status != OK {
+				t.Fatalf("round 2, nothing new: %s %q", out.Status, out.Detail)
+			}
+			c.Next()
+			more := evict("rl:b") - total
+			out, d = runRateLimit(t, wctx, rateLimitProbe(srv.URL))
+			if more == 0 || out.Status != Warn || !strings.Contains(out.Detail, ": "+strconv.FormatInt(more, 10)+" keys evicted since the last round") || d.EvictedKeys != total+more {
+				t.Fatalf("round 3 after %d more: %s %q", more, out.Status, out.Detail)
+			}
+		})
+	}
+}
+
+func infoField(t *testing.T, cl valkey.Client, section, field string) int64 {
+	t.Helper()
+	s, err := cl.Do(context.Background(), cl.B().Info().Section(section).Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return atoi(parseInfo(s)[field])
+}
+
+// A user whose ACL refuses INFO (but INFO cluster, which connecting needs) still gets the scripting verdict; each
+// unreadable section is a note, not a failure.
+func TestRateLimitInfoRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--user", "api", "on", "nopass", "~*", "&*", "+@all", "-info", "+info|cluster"}})
+	out, d := runRateLimit(t, ctx, rateLimitProbe("redis://api@"+srv.Addr))
+	if out.Status != Warn || d.Scripting != ScriptingEnabled || !strings.Contains(out.Detail, "no known rate-limit-redis script is loaded") {
+		t.Fatalf("%s %q %+v", out.Status, out.Detail, d)
+	}
+	for _, s := range []string{"memory", "stats", "errorstats"} {
+		if !strings.Contains(out.Detail, "could not read INFO "+s+": NOPERM") {
+			t.Errorf("detail %q lacks the note for INFO %s", out.Detail, s)
+		}
+	}
+	if d.MaxMemoryPolicy != "" || d.EvictedKeys != 0 {
+		t.Fatalf("data %+v", d)
+	}
+}
+
+// In a cluster every primary is asked; a script loaded on any one counts.
+func TestRateLimitCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := valkeytest.StartCluster(t, valkeytest.Options{})
+	out, _ := runRateLimit(t, ctx, rateLimitProbe(c.URL))
+	if out.Status != Warn || !strings.Contains(out.Detail, "no known rate-limit-redis script is loaded") {
+		t.Fatalf("nothing loaded: %s %q", out.Status, out.Detail)
+	}
+	last := c.Nodes[2]
+	cl, err := last.SingleClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	inc := ratelimit.Scripts[2] // 4.3.1 increment
+	if err := cl.Do(ctx, cl.B().ScriptLoad().Script(inc.Text).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	out, d := runRateLimit(t, ctx, rateLimitProbe(c.URL))
+	if out.Status != OK || !strings.Contains(out.Detail, "rate-limit-redis 4.3.1 (increment)") {
+		t.Fatalf("loaded on %s: %s %q", last.Addr, out.Status, out.Detail)
+	}
+	for _, s := range d.Scripts {
+		if s.Loaded != (s.SHA == inc.SHA1) {
+			t.Errorf("%+v", s)
+		}
 	}
 }
