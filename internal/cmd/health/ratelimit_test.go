@@ -212,23 +212,33 @@ func TestHealthRateLimitCountersEvicted(t *testing.T) {
 		t.Fatalf("strict: exit %d\n%s", r.code, r.stdout)
 	}
 
-	// --watch: the first round reports the total, the second only what was
-	// evicted since, the third nothing.
+	// --watch: each round reports only its own evictions.
+	watchGrowth(t, env, "keys evicted", evicted, func() int64 {
+		pressure(t, cl, func() { fill(t, cl, "cache2:", 100, 32<<10) })
+		return infoInt(t, cl, "stats", "evicted_keys") - evicted
+	})
+}
+
+// watchGrowth runs `health --watch --check ratelimit` for three rounds. The
+// first reports total <what> since the server started; grow, run between
+// the first and the second, returns how many it added, which the second
+// reports as new since the last round; the third reports none.
+func watchGrowth(t *testing.T, env map[string]string, what string, total int64, grow func() int64) {
+	t.Helper()
 	w := clitest.Start(t, app.Run, env, "health", "--watch", "--interval", "1s", "-o", "json", "--check", "ratelimit")
 	first := watchRound(t, w, 1)
-	pressure(t, cl, func() { fill(t, cl, "cache2:", 100, 32<<10) })
-	more := infoInt(t, cl, "stats", "evicted_keys") - evicted
+	more := grow()
 	second := watchRound(t, w, 2)
 	third := watchRound(t, w, 3)
 	w.Cancel()
 	if res := w.Wait(t, 10*time.Second); res.Code != 0 {
 		t.Fatalf("watch: exit %d", res.Code)
 	}
-	t.Logf("watch rounds (%d more evicted):\n1: %s\n2: %s\n3: %s", more, first, second, third)
-	if !strings.Contains(first, fmt.Sprintf(": %d keys evicted since the server started", evicted)) ||
-		more == 0 || !strings.Contains(second, fmt.Sprintf(": %d keys evicted since the last round", more)) ||
-		strings.Contains(third, "keys evicted") {
-		t.Fatal("the rounds do not report the evictions of their own round")
+	t.Logf("watch rounds (%d more %s):\n1: %s\n2: %s\n3: %s", more, what, first, second, third)
+	if !strings.Contains(first, fmt.Sprintf(": %d %s since the server started", total, what)) ||
+		more == 0 || !strings.Contains(second, fmt.Sprintf(": %d %s since the last round", more, what)) ||
+		strings.Contains(third, what) {
+		t.Fatalf("the rounds do not report the %s of their own round", what)
 	}
 }
 
@@ -290,24 +300,12 @@ func TestHealthRateLimitOOM(t *testing.T) {
 		t.Fatalf("exit %d %s %q (want %q), errors.OOM %d", r.code, status, detail, want, *data.Errors.OOM)
 	}
 
-	w := clitest.Start(t, app.Run, env, "health", "--watch", "--interval", "1s", "-o", "json", "--check", "ratelimit")
-	first := watchRound(t, w, 1)
-	for _, ip := range []string{"192.0.2.12", "192.0.2.13"} {
-		if st, _ := api.Hit(t, "/api/x", ip); st != http.StatusInternalServerError {
-			t.Fatalf("%s: HTTP %d", ip, st)
+	watchGrowth(t, env, "OOM errors", oom, func() int64 {
+		for _, ip := range []string{"192.0.2.12", "192.0.2.13"} {
+			if st, _ := api.Hit(t, "/api/x", ip); st != http.StatusInternalServerError {
+				t.Fatalf("%s: HTTP %d", ip, st)
+			}
 		}
-	}
-	more := infoInt(t, cl, "errorstats", "errorstat_OOM") - oom
-	second := watchRound(t, w, 2)
-	third := watchRound(t, w, 3)
-	w.Cancel()
-	if res := w.Wait(t, 10*time.Second); res.Code != 0 {
-		t.Fatalf("watch: exit %d", res.Code)
-	}
-	t.Logf("watch rounds (%d more OOM errors):\n1: %s\n2: %s\n3: %s", more, first, second, third)
-	if !strings.Contains(first, fmt.Sprintf(": %d OOM errors since the server started", oom)) ||
-		more == 0 || !strings.Contains(second, fmt.Sprintf(": %d OOM errors since the last round", more)) ||
-		strings.Contains(third, "OOM errors") {
-		t.Fatal("the rounds do not report the OOM errors of their own round")
-	}
+		return infoInt(t, cl, "errorstats", "errorstat_OOM") - oom
+	})
 }
