@@ -16,7 +16,7 @@ type Env struct {
 	UserAgent string
 	Now       func() time.Time
 	// ValkeyOptions are the Valkey connection settings (the Factory's,
-	// built once); asked only when a valkey or pubsub check will run.
+	// built once); asked only when a valkey, pubsub or ratelimit check will run.
 	ValkeyOptions func() (valkeyclient.Options, error)
 	// Valkey connects with them (default valkeyclient.Connect).
 	Valkey func(ctx context.Context) (*valkeyclient.Conn, error)
@@ -30,20 +30,21 @@ type Env struct {
 // nothing set touches nothing:
 //   - api: the API URL was given by flag, environment or context (the
 //     built-in default https://api.oxy.so alone does not count);
-//   - valkey and pubsub: a Valkey URL is set;
+//   - valkey, pubsub and ratelimit: a Valkey URL is set;
 //   - do: a DigitalOcean token is set.
 func Configured(s *config.Settings) map[string]bool {
 	return map[string]bool{
-		NameAPI:    s.APIURL != "" && s.Sources["api_url"] != "default" && s.Sources["api_url"] != "",
-		NameValkey: s.RedisURL != "",
-		NamePubSub: s.RedisURL != "",
-		NameDO:     s.DOToken != "",
+		NameAPI:       s.APIURL != "" && s.Sources["api_url"] != "default" && s.Sources["api_url"] != "",
+		NameValkey:    s.RedisURL != "",
+		NamePubSub:    s.RedisURL != "",
+		NameRateLimit: s.RedisURL != "",
+		NameDO:        s.DOToken != "",
 	}
 }
 
 // FromSettings builds the named checks (in the fixed order) from the
-// resolved settings and, for valkey and pubsub, the connection settings
-// env gives. Unconfigured checks have a nil Probe.
+// resolved settings and, for valkey, pubsub and ratelimit, the connection
+// settings env gives. Unconfigured checks have a nil Probe.
 func FromSettings(s *config.Settings, names []string, env Env) []Check {
 	if env.Now == nil {
 		env.Now = time.Now
@@ -52,7 +53,11 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 	ordered, _ := ParseNames(names)
 	var vopts valkeyclient.Options
 	var verr error
-	if env.ValkeyOptions != nil && (slices.Contains(ordered, NameValkey) && conf[NameValkey] || slices.Contains(ordered, NamePubSub) && conf[NamePubSub]) {
+	needValkey := false
+	for _, n := range []string{NameValkey, NamePubSub, NameRateLimit} {
+		needValkey = needValkey || slices.Contains(ordered, n) && conf[n]
+	}
+	if env.ValkeyOptions != nil && needValkey {
 		vopts, verr = env.ValkeyOptions()
 	}
 	connect := env.Valkey
@@ -77,7 +82,7 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 		c := Check{Name: name}
 		switch {
 		case !conf[name]:
-		case (name == NameValkey || name == NamePubSub) && verr != nil:
+		case (name == NameValkey || name == NamePubSub || name == NameRateLimit) && verr != nil:
 			c.Probe = Func(func(context.Context) Outcome { return Outcome{Status: Fail, Detail: errText(verr)} })
 		case name == NameAPI:
 			c.Probe = &APIProbe{BaseURL: s.APIURL, UserAgent: env.UserAgent, Client: env.HTTPClient, Now: env.Now}
@@ -85,6 +90,8 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 			c.Probe = &ValkeyProbe{Options: vopts, Connect: connect, Now: env.Now}
 		case name == NamePubSub:
 			c.Probe = &PubSubProbe{Connect: connect, Key: s.SocketIO.Key, Sharded: s.SocketIO.Sharded, Expected: s.SocketIO.ExpectedInstances}
+		case name == NameRateLimit:
+			c.Probe = &RateLimitProbe{Connect: connect}
 		case name == NameDO:
 			c.Probe = &DOProbe{Client: doClient, Cluster: s.Cluster}
 		}

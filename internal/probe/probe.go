@@ -1,6 +1,7 @@
 // Package probe runs oxyctl's health checks: a Probe per dependency (the
 // API's /health, Valkey, the Socket.IO adapter's pub/sub, the managed
-// database on DigitalOcean), a Runner that runs them concurrently, each
+// API's rate limiter on that Valkey, the managed database on DigitalOcean),
+// a Runner that runs them concurrently, each
 // under its own deadline, and the overall status and exit code of a run.
 //
 // A probe never returns an error: whatever goes wrong (a timeout, a refused
@@ -50,14 +51,15 @@ func Worse(a, b Status) Status {
 
 // Check names.
 const (
-	NameAPI    = "api"
-	NameValkey = "valkey"
-	NamePubSub = "pubsub"
-	NameDO     = "do"
+	NameAPI       = "api"
+	NameValkey    = "valkey"
+	NamePubSub    = "pubsub"
+	NameRateLimit = "ratelimit"
+	NameDO        = "do"
 )
 
 // Names are the checks in the order they are always reported.
-var Names = []string{NameAPI, NameValkey, NamePubSub, NameDO}
+var Names = []string{NameAPI, NameValkey, NamePubSub, NameRateLimit, NameDO}
 
 // NotConfigured is the detail of a skipped check.
 const NotConfigured = "not configured"

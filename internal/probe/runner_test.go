@@ -181,7 +181,7 @@ func TestParseNames(t *testing.T) {
 		t.Fatalf("got %v %v, want fixed order api,valkey,do", got, err)
 	}
 	got, _ = ParseNames(nil)
-	if strings.Join(got, ",") != "api,valkey,pubsub,do" {
+	if strings.Join(got, ",") != "api,valkey,pubsub,ratelimit,do" {
 		t.Fatalf("default %v", got)
 	}
 	for _, bad := range [][]string{{"redis"}, {""}, {"api", "nope"}} {

@@ -272,10 +272,8 @@ func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, 
 	if n.MaxMemoryBytes > 0 && float64(n.UsedMemoryBytes) > p.MemoryWarn*float64(n.MaxMemoryBytes) {
 		f.warn("%smemory %s of maxmemory %s (%.1f%%, above %.0f%%)", label, humanBytes(n.UsedMemoryBytes), humanBytes(n.MaxMemoryBytes), n.MemoryPct, p.MemoryWarn*100)
 	}
-	if n.MaxMemoryPolicy != "" && n.MaxMemoryPolicy != "noeviction" {
-		f.warn("%smaxmemory-policy %s can evict rate-limit counters, which silently lifts limits (use noeviction)", label, n.MaxMemoryPolicy)
-	}
-	f.counter(ctx, "valkey:"+n.Addr+":evicted_keys", label, n.EvictedKeys, "keys evicted")
+	// The eviction policy and evicted keys are the ratelimit check's: what
+	// they break is the limiter's counters (RateLimitProbe).
 	f.counter(ctx, "valkey:"+n.Addr+":rejected_connections", label, n.RejectedConnections, "connections rejected (maxclients reached)")
 	if n.ClusterState != "" && n.ClusterState != "ok" {
 		f.fail("%scluster_state is %s", label, n.ClusterState)

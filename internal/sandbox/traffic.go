@@ -8,6 +8,8 @@ import (
 
 	"github.com/tinylib/msgp/msgp"
 	"github.com/valkey-io/valkey-go"
+
+	"github.com/oxyhq/oxyctl/internal/ratelimit"
 )
 
 // Rate-limit counters, written the way rate-limit-redis writes them: one
@@ -34,6 +36,15 @@ var Counters = []counter{
 }
 
 func seed(ctx context.Context, c valkey.Client) error {
+	// The API's limiter loads its scripts when it starts (health's
+	// ratelimit check looks for them).
+	for _, s := range ratelimit.Scripts {
+		if s.Version == "6.0.1" {
+			if err := c.Do(ctx, c.B().ScriptLoad().Script(s.Text).Build()).Error(); err != nil {
+				return fmt.Errorf("loading the %s script: %w", s.Role, err)
+			}
+		}
+	}
 	for _, k := range Counters {
 		var cmd valkey.Completed
 		if k.PTTLms > 0 {

@@ -128,6 +128,34 @@ func authCode(reply string) string {
 // permission: such a fault is not fixed by trying again.
 func IsAuthReply(reply string) bool { return authCode(reply) != "" }
 
+// IsRefused reports whether err is a server refusing the command itself,
+// rather than failing it: "ERR unknown command ..." (the command is renamed
+// away, as DigitalOcean does with SCRIPT, CONFIG, CLUSTER and more) or
+// "NOPERM ..." (an ACL, as Memorystore answers). Such a read cannot be
+// made on that server; the one reading that needs it says so, and the rest
+// go on. A network error, a timeout or any other reply is not a refusal.
+func IsRefused(err error) bool {
+	if err == nil {
+		return false
+	}
+	var reply string
+	var vErr *valkey.ValkeyError
+	var rErr *resp.Error
+	switch {
+	case errors.As(err, &vErr):
+		reply = vErr.Error()
+	case errors.As(err, &rErr):
+		reply = rErr.Msg
+	default:
+		return false
+	}
+	if strings.HasPrefix(reply, "NOPERM") {
+		return true
+	}
+	// valkey-go drops the "ERR " of a reply; package resp keeps it.
+	return strings.HasPrefix(strings.ToLower(strings.TrimPrefix(reply, "ERR ")), "unknown command")
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()

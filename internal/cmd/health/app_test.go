@@ -12,6 +12,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/app"
+	"github.com/oxyhq/oxyctl/internal/ratelimit"
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 	"github.com/oxyhq/oxyctl/internal/standin/healthstub"
 	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
@@ -108,7 +109,26 @@ func startDeployment(t *testing.T, opts valkeytest.Options) *deployment {
 	d.env["OXY_API_URL"] = d.api.URL
 	d.env["DIGITALOCEAN_ACCESS_TOKEN"] = d.do.Token()
 	d.env["DIGITALOCEAN_API_URL"] = d.do.URL
+	if !opts.Refused {
+		apiLoadedScripts(t, d.valkey)
+	}
 	return d
+}
+
+// apiLoadedScripts loads rate-limit-redis 6.0.1's scripts, as the API's
+// limiter does when it starts.
+func apiLoadedScripts(t *testing.T, srv *valkeytest.Server) {
+	t.Helper()
+	cl := srv.Client(t)
+	for _, s := range ratelimit.Scripts {
+		if s.Version != "6.0.1" {
+			continue
+		}
+		sha, err := cl.Do(context.Background(), cl.B().ScriptLoad().Script(s.Text).Build()).ToString()
+		if err != nil || sha != s.SHA1 {
+			t.Fatalf("SCRIPT LOAD: %q %v, want %s", sha, err, s.SHA1)
+		}
+	}
 }
 
 // apiInstances subscribes n connections the way the classic adapter's
@@ -142,7 +162,7 @@ func TestHealthAllOK(t *testing.T) {
 
 	r := run(t, d.env, "-o", "json")
 	got := parse(t, r)
-	if r.code != 0 || got.Status != "ok" || got.statuses() != "api=ok valkey=ok pubsub=ok do=ok" {
+	if r.code != 0 || got.Status != "ok" || got.statuses() != "api=ok valkey=ok pubsub=ok ratelimit=ok do=ok" {
 		t.Fatalf("exit %d, %s %s", r.code, got.Status, got.statuses())
 	}
 	if r.stderr != "" {
@@ -162,6 +182,9 @@ func TestHealthAllOK(t *testing.T) {
 	if vd.Server != "valkey" || !strings.HasPrefix(vd.TLS.Version, "TLS 1.") || vd.TLS.DaysLeft < 80 {
 		t.Fatalf("valkey data %s", got.Checks[1].Data)
 	}
+	if !strings.Contains(got.detail("ratelimit"), "rate-limit-redis 6.0.1 (increment, get)") {
+		t.Fatalf("ratelimit detail %q", got.detail("ratelimit"))
+	}
 	if !strings.Contains(got.detail("pubsub"), "/ 2") || !strings.Contains(got.detail("do"), "db-valkey-ams3-04785 online") {
 		t.Fatalf("details: %+v", got)
 	}
@@ -170,7 +193,7 @@ func TestHealthAllOK(t *testing.T) {
 	}
 
 	r = run(t, d.env)
-	if r.code != 0 || strings.Count(r.stdout, "✓ ok") != 5 || !strings.Contains(r.stdout, "overall: ✓ ok (4 ok)") {
+	if r.code != 0 || strings.Count(r.stdout, "✓ ok") != 6 || !strings.Contains(r.stdout, "overall: ✓ ok (5 ok)") {
 		t.Fatalf("text: exit %d\n%s", r.code, r.stdout)
 	}
 }
@@ -284,19 +307,9 @@ func TestHealthCertificates(t *testing.T) {
 	}
 }
 
-func TestHealthEvictionPolicy(t *testing.T) {
-	srv := valkeytest.Start(t, valkeytest.Options{TLS: true, Password: "lru-pw", Args: []string{"--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"}})
-	env := baseEnv(t)
-	env["REDIS_URL"], env["OXYCTL_REDIS_CA"] = srv.URL, srv.CAFile
-	r := run(t, env, "-o", "json", "--check", "valkey")
-	got := parse(t, r)
-	if r.code != 0 || got.Checks[0].Status != "warn" || !strings.Contains(got.detail("valkey"), "allkeys-lru can evict rate-limit counters") {
-		t.Fatalf("exit %d %s %q", r.code, got.statuses(), got.detail("valkey"))
-	}
-	if r := run(t, env, "--check", "valkey", "--strict"); r.code != 1 || !strings.Contains(r.stdout, "! warn") {
-		t.Fatalf("strict: exit %d", r.code)
-	}
-}
+// The eviction policy alone no longer warns (TestHealthEvictionPolicy was
+// here): the ratelimit check warns when counters were evicted, with the
+// strict exit code, in TestHealthRateLimitCountersEvicted.
 
 func TestHealthConcurrent(t *testing.T) {
 	d := startDeployment(t, valkeytest.Options{})
@@ -310,11 +323,11 @@ func TestHealthConcurrent(t *testing.T) {
 	for attempt := 0; attempt < 3; attempt++ {
 		r := run(t, d.env, "-o", "json")
 		got := parse(t, r)
-		if r.code != 0 || got.statuses() != "api=ok valkey=ok pubsub=ok do=ok" {
+		if r.code != 0 || got.statuses() != "api=ok valkey=ok pubsub=ok ratelimit=ok do=ok" {
 			t.Fatalf("exit %d %s", r.code, got.statuses())
 		}
-		if got.Checks[0].LatencyMS < 300 || got.Checks[3].LatencyMS < 300 {
-			t.Fatalf("the delays did not apply: api %dms do %dms", got.Checks[0].LatencyMS, got.Checks[3].LatencyMS)
+		if got.Checks[0].LatencyMS < 300 || got.Checks[4].LatencyMS < 300 {
+			t.Fatalf("the delays did not apply: api %dms do %dms", got.Checks[0].LatencyMS, got.Checks[4].LatencyMS)
 		}
 		took = append(took, r.took)
 		if r.took < 500*time.Millisecond {
@@ -332,7 +345,7 @@ func TestHealthHangingAPI(t *testing.T) {
 	for attempt := 0; attempt < 3; attempt++ {
 		r := run(t, d.env, "-o", "json", "--timeout", "1s")
 		got := parse(t, r)
-		if r.code != 1 || got.statuses() != "api=fail valkey=ok pubsub=ok do=ok" || got.Status != "fail" {
+		if r.code != 1 || got.statuses() != "api=fail valkey=ok pubsub=ok ratelimit=ok do=ok" || got.Status != "fail" {
 			t.Fatalf("exit %d %s", r.code, got.statuses())
 		}
 		if !strings.Contains(got.detail("api"), "timed out") {
@@ -360,7 +373,7 @@ func TestHealthNothingConfigured(t *testing.T) {
 	env := baseEnv(t)
 	r := run(t, env, "-o", "json")
 	got := parse(t, r)
-	if r.code != 0 || got.Status != "ok" || got.statuses() != "api=skip valkey=skip pubsub=skip do=skip" {
+	if r.code != 0 || got.Status != "ok" || got.statuses() != "api=skip valkey=skip pubsub=skip ratelimit=skip do=skip" {
 		t.Fatalf("exit %d %s %s", r.code, got.Status, got.statuses())
 	}
 	for _, c := range got.Checks {
@@ -372,12 +385,13 @@ func TestHealthNothingConfigured(t *testing.T) {
 		t.Fatalf("took %s: something was contacted", r.took)
 	}
 	r = run(t, env, "--strict")
-	want := "CHECK   STATUS  LATENCY  DETAIL\n" +
-		"api     – skip  -        not configured\n" +
-		"valkey  – skip  -        not configured\n" +
-		"pubsub  – skip  -        not configured\n" +
-		"do      – skip  -        not configured\n" +
-		"overall: ✓ ok (4 skip)\n"
+	want := "CHECK      STATUS  LATENCY  DETAIL\n" +
+		"api        – skip  -        not configured\n" +
+		"valkey     – skip  -        not configured\n" +
+		"pubsub     – skip  -        not configured\n" +
+		"ratelimit  – skip  -        not configured\n" +
+		"do         – skip  -        not configured\n" +
+		"overall: ✓ ok (5 skip)\n"
 	if r.code != 0 || r.stdout != want || r.stderr != "" {
 		t.Fatalf("text: exit %d\n%s\nwant\n%s", r.code, r.stdout, want)
 	}

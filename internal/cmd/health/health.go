@@ -46,23 +46,32 @@ type healthOptions struct {
 }
 
 const healthLong = `Run every check at once, each under its own deadline (--timeout), and print
-one row per check in a fixed order: api, valkey, pubsub, do. The run takes
-about as long as the slowest check, not the sum.
+one row per check in a fixed order: api, valkey, pubsub, ratelimit, do. The
+run takes about as long as the slowest check, not the sum.
 
   api     GET <api-url>/health: ok when HTTP 200 with status operational,
           database connected and redis connected; redis "not configured"
           is a warning; anything else, bad JSON or no answer fails.
   valkey  connect and authenticate, a series of PINGs (p50 and max), INFO:
           version, role, uptime, clients, memory against maxmemory (warns
-          above 90 %), the eviction policy (warns unless noeviction: evicting
-          rate-limit counters silently lifts limits), evicted keys, rejected
-          connections; the TLS certificate (warns under 21 days left, fails
-          once expired) and TLS version. In a cluster: every node and the
-          cluster state.
+          above 90 %), the eviction policy, rejected connections; the TLS
+          certificate (warns under 21 days left, fails once expired) and TLS
+          version. In a cluster: every node and the cluster state.
   pubsub  API instances subscribed per Socket.IO namespace (classic: PUBSUB
           NUMSUB <key>-request#<nsp>#; sharded: SHARDNUMSUB <key>#<nsp>#). It
           never subscribes. Fails when there are none, warns when fewer than
           socketio.expected_instances.
+  ratelimit
+          can the API's limiter (rate-limit-redis) run on this server?
+          SCRIPT EXISTS of the known rate-limit-redis scripts (6.0.1, 4.3.1;
+          read-only; every primary of a cluster): fails when scripting is
+          refused (DigitalOcean refuses EVAL/EVALSHA/SCRIPT unless support
+          enables them, and every limited route then errors), warns when no
+          known script is loaded (no limited request since a restart or
+          failover, or the API uses another server), ok naming the library
+          version. Also warns when keys were evicted under a policy other
+          than noeviction (evicted counters lift limits), and on OOM, NOPERM
+          or NOSCRIPT errors (INFO errorstats).
   do      the managed cluster (--cluster) on DigitalOcean: online is ok;
           creating, resizing, migrating or forking warn; missing or not a
           Valkey cluster fails.
@@ -73,6 +82,8 @@ A check whose settings are absent is skipped with "not configured":
           with nothing configured reaches nothing);
   valkey  needs a Valkey URL (--redis-url, OXYCTL_REDIS_URL, REDIS_URL);
   pubsub  needs a Valkey URL too;
+  ratelimit
+          needs a Valkey URL too;
   do      needs a DigitalOcean token (DIGITALOCEAN_ACCESS_TOKEN).
 
 A check that does not finish in time fails ("timed out"): that is a finding
@@ -80,7 +91,9 @@ A check that does not finish in time fails ("timed out"): that is a finding
 
 --watch repeats the checks every --interval until Ctrl-C: on a terminal the
 table is redrawn in place; with -o json each round is one JSON line. Ctrl-C
-ends it with exit 0 and a summary on stderr.
+ends it with exit 0 and a summary on stderr. Counters that only grow
+(evicted keys, rejected connections, OOM errors, ...) are reported as the
+growth since the previous round, not the total since the server started.
 
 EXIT STATUS
   0    every check is ok, skipped or (without --strict) a warning; --watch
@@ -93,6 +106,7 @@ EXIT STATUS
 
 const healthExample = `$ oxyctl health
 $ oxyctl health --check valkey,pubsub --strict
+$ oxyctl health --check ratelimit -o json | jq .checks[0].data.scripting
 $ oxyctl health -o json | jq '.checks[] | select(.status != "ok")'
 $ oxyctl health --watch --interval 10s
 `
@@ -105,7 +119,7 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions)
 	}
 	cmd := &cobra.Command{
 		Use:     "health",
-		Short:   "Check the API, Valkey, the Socket.IO adapter and the managed database, concurrently",
+		Short:   "Check the API, Valkey, the Socket.IO adapter, the rate limiter and the managed database, concurrently",
 		Long:    healthLong,
 		Example: healthExample,
 		Args:    cmdutil.NoArgs,
@@ -129,7 +143,7 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *healthOptions)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&opts.CheckArgs, "check", nil, "checks to run, comma-separated: {api|valkey|pubsub|do} (default all)")
+	fl.StringSliceVar(&opts.CheckArgs, "check", nil, "checks to run, comma-separated: {api|valkey|pubsub|ratelimit|do} (default all)")
 	fl.BoolVar(&opts.Strict, "strict", false, "exit 1 on a warning too")
 	fl.BoolVarP(&opts.Watch, "watch", "w", false, "repeat the checks until Ctrl-C")
 	fl.DurationVar(&opts.Interval, "interval", DefaultInterval, "pause between --watch rounds")

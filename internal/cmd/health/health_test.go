@@ -28,11 +28,12 @@ func TestNewCmdHealth(t *testing.T) {
 		interval time.Duration
 		usage    bool
 	}{
-		{argv: "", checks: "api,valkey,pubsub,do", interval: DefaultInterval},
+		{argv: "", checks: "api,valkey,pubsub,ratelimit,do", interval: DefaultInterval},
 		{argv: "--check do,api --check pubsub", checks: "api,pubsub,do", interval: DefaultInterval},
+		{argv: "--check do,ratelimit", checks: "ratelimit,do", interval: DefaultInterval},
 		{argv: "--strict --check valkey", checks: "valkey", strict: true, interval: DefaultInterval},
-		{argv: "--watch --interval 2s", checks: "api,valkey,pubsub,do", watch: true, interval: 2 * time.Second},
-		{argv: "-w", checks: "api,valkey,pubsub,do", watch: true, interval: DefaultInterval},
+		{argv: "--watch --interval 2s", checks: "api,valkey,pubsub,ratelimit,do", watch: true, interval: 2 * time.Second},
+		{argv: "-w", checks: "api,valkey,pubsub,ratelimit,do", watch: true, interval: DefaultInterval},
 		{argv: "--check redis", usage: true},
 		{argv: "--check ,", usage: true},
 		{argv: "--interval 2s", usage: true},
@@ -99,12 +100,13 @@ func TestHealthRunText(t *testing.T) {
 		t.Fatalf("err %v, want exit 1", err)
 	}
 	want := "" +
-		"CHECK   STATUS  LATENCY  DETAIL\n" +
-		"api     ✓ ok    0ms      operational, database connected, redis connected (HTTP 200)\n" +
-		"valkey  ! warn  0ms      maxmemory-policy allkeys-lru can evict rate-limit counters\n" +
-		"pubsub  ✗ FAIL  0ms      no API instance is subscribed\n" +
-		"do      – skip  -        not configured\n" +
-		"overall: ✗ FAIL (1 ok, 1 warn, 1 fail, 1 skip)\n"
+		"CHECK      STATUS  LATENCY  DETAIL\n" +
+		"api        ✓ ok    0ms      operational, database connected, redis connected (HTTP 200)\n" +
+		"valkey     ! warn  0ms      maxmemory-policy allkeys-lru can evict rate-limit counters\n" +
+		"pubsub     ✗ FAIL  0ms      no API instance is subscribed\n" +
+		"ratelimit  – skip  -        not configured\n" +
+		"do         – skip  -        not configured\n" +
+		"overall: ✗ FAIL (1 ok, 1 warn, 1 fail, 2 skip)\n"
 	if stdout.String() != want {
 		t.Fatalf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
@@ -169,11 +171,11 @@ func TestHealthRunJSONAndStrict(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
 		t.Fatalf("%v: %s", err, stdout)
 	}
-	if doc.Status != "warn" || len(doc.Checks) != 4 {
+	if doc.Status != "warn" || len(doc.Checks) != 5 {
 		t.Fatalf("doc %+v", doc)
 	}
-	wantNames := []string{"api", "valkey", "pubsub", "do"}
-	wantStatus := []string{"ok", "warn", "skip", "skip"}
+	wantNames := []string{"api", "valkey", "pubsub", "ratelimit", "do"}
+	wantStatus := []string{"ok", "warn", "skip", "skip", "skip"}
 	for i, c := range doc.Checks {
 		if c.Name != wantNames[i] || c.Status != wantStatus[i] || c.LatencyMS == nil || len(c.Data) == 0 || c.Data[0] != '{' {
 			t.Fatalf("check %d: %+v data %s", i, c, c.Data)
@@ -235,7 +237,7 @@ func TestHealthWatch(t *testing.T) {
 					if err := json.Unmarshal([]byte(l), &r); err != nil {
 						t.Fatalf("line %d %q: %v", i, l, err)
 					}
-					if r.Kind != "round" || r.Round != i+1 || r.Status != "fail" || len(r.Checks) != 4 || r.Time != "2026-03-01T12:00:00Z" {
+					if r.Kind != "round" || r.Round != i+1 || r.Status != "fail" || len(r.Checks) != 5 || r.Time != "2026-03-01T12:00:00Z" {
 						t.Fatalf("line %d: %+v", i, r)
 					}
 				}
