@@ -1,8 +1,10 @@
 package probe
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -229,4 +231,88 @@ func TestJudgeTLSOneDay(t *testing.T) {
 	if d := f.detail(""); !strings.Contains(d, "expires in 1 day (") {
 		t.Fatalf("detail %q, want \"expires in 1 day (\"", d)
 	}
+}
+
+// holdConns opens n plain connections to addr and PINGs on each; it returns
+// the connections and the first line each one answered (+PONG, or the
+// server's refusal when maxclients is reached).
+func holdConns(t *testing.T, addr string, n int) ([]net.Conn, []string) {
+	t.Helper()
+	var conns []net.Conn
+	var replies []string
+	for i := 0; i < n; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("PING\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		replies = append(replies, strings.TrimSpace(line))
+	}
+	return conns, replies
+}
+
+func TestValkeyConnectionsCap(t *testing.T) {
+	t.Parallel()
+	t.Run("80% of maxclients", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxclients", "10"}})
+		// 6 held + the check's own connection: 70 %.
+		holdConns(t, srv.Addr, 6)
+		out, d := runValkey(t, valkeyProbe(srv.URL, ""))
+		if n := d.Nodes[0]; out.Status != OK || n.MaxClients != 10 || n.ConnectedClients != 7 || n.ClientsPct != 70 {
+			t.Fatalf("at 70%%: %s %q %+v", out.Status, out.Detail, n)
+		}
+		// One more: 8 of 10 is the threshold.
+		holdConns(t, srv.Addr, 1)
+		out, d = runValkey(t, valkeyProbe(srv.URL, ""))
+		if out.Status != Warn || !strings.Contains(out.Detail, "connections 8 of maxclients 10 (80.0%, at or above 80%)") {
+			t.Fatalf("at 80%%: %s %q", out.Status, out.Detail)
+		}
+		if n := d.Nodes[0]; n.MaxClients != 10 || n.ConnectedClients != 8 || n.ClientsPct != 80 || n.RejectedConnections != 0 {
+			t.Fatalf("at 80%%: node %+v", n)
+		}
+	})
+	t.Run("rejected connections", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxclients", "10"}})
+		held, replies := holdConns(t, srv.Addr, 13)
+		refused := 0
+		for _, r := range replies {
+			if strings.Contains(r, "max number of clients reached") {
+				refused++
+			}
+		}
+		if refused != 3 {
+			t.Fatalf("%d of 13 connections refused, want 3: %q", refused, replies)
+		}
+		// Make room for the check: 5 held + its own, below 80 %.
+		for _, c := range held[:8] {
+			c.Close()
+		}
+		var out Outcome
+		var d *ValkeyData
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			out, d = runValkey(t, valkeyProbe(srv.URL, ""))
+			if len(d.Nodes) == 1 && d.Nodes[0].ConnectedClients <= 6 || time.Now().After(deadline) {
+				break // the server noticed the closed connections
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if out.Status != Warn || !strings.Contains(out.Detail, "3 connections rejected (maxclients reached) since the server started") || strings.Contains(out.Detail, "of maxclients") {
+			t.Fatalf("rejected: %s %q", out.Status, out.Detail)
+		}
+		if n := d.Nodes[0]; n.RejectedConnections != 3 || n.MaxClients != 10 {
+			t.Fatalf("rejected: node %+v", n)
+		}
+	})
 }

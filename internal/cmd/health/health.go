@@ -55,7 +55,8 @@ about as long as the slowest check, not the sum.
   valkey  connect and authenticate, a series of PINGs (p50 and max), INFO:
           version, role, uptime, clients, memory against maxmemory (warns
           above 90 %), the eviction policy (warns unless noeviction: evicting
-          rate-limit counters silently lifts limits), evicted keys, rejected
+          rate-limit counters silently lifts limits), evicted keys,
+          connections against maxclients (warns at 80 %), rejected
           connections; the TLS certificate (warns under 21 days left, fails
           once expired) and TLS version. In a cluster: every node and the
           cluster state.
@@ -65,7 +66,8 @@ about as long as the slowest check, not the sum.
           socketio.expected_instances.
   do      the managed cluster (--cluster) on DigitalOcean: online is ok;
           creating, resizing, migrating or forking warn; missing or not a
-          Valkey cluster fails.
+          Valkey cluster fails. A failover or maintenance in the last 24 h
+          and a pending maintenance warn (the event log unread is a note).
 
 A check whose settings are absent is skipped with "not configured":
   api     needs the API URL from --api-url, OXY_API_URL or the context (the
