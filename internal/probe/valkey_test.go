@@ -1,10 +1,8 @@
 package probe
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,46 +231,19 @@ func TestJudgeTLSOneDay(t *testing.T) {
 	}
 }
 
-// holdConns opens n plain connections to addr and PINGs on each; it returns
-// the connections and the first line each one answered (+PONG, or the
-// server's refusal when maxclients is reached).
-func holdConns(t *testing.T, addr string, n int) ([]net.Conn, []string) {
-	t.Helper()
-	var conns []net.Conn
-	var replies []string
-	for i := 0; i < n; i++ {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := c.Write([]byte("PING\r\n")); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(c).ReadString('\n')
-		if err != nil {
-			t.Fatalf("connection %d: %v", i, err)
-		}
-		conns = append(conns, c)
-		replies = append(replies, strings.TrimSpace(line))
-	}
-	return conns, replies
-}
-
 func TestValkeyConnectionsCap(t *testing.T) {
 	t.Parallel()
 	t.Run("80% of maxclients", func(t *testing.T) {
 		t.Parallel()
 		srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxclients", "10"}})
 		// 6 held + the check's own connection: 70 %.
-		holdConns(t, srv.Addr, 6)
+		srv.Hold(t, 6)
 		out, d := runValkey(t, valkeyProbe(srv.URL, ""))
 		if n := d.Nodes[0]; out.Status != OK || n.MaxClients != 10 || n.ConnectedClients != 7 || n.ClientsPct != 70 {
 			t.Fatalf("at 70%%: %s %q %+v", out.Status, out.Detail, n)
 		}
 		// One more: 8 of 10 is the threshold.
-		holdConns(t, srv.Addr, 1)
+		srv.Hold(t, 1)
 		out, d = runValkey(t, valkeyProbe(srv.URL, ""))
 		if out.Status != Warn || !strings.Contains(out.Detail, "connections 8 of maxclients 10 (80.0%, at or above 80%)") {
 			t.Fatalf("at 80%%: %s %q", out.Status, out.Detail)
@@ -284,10 +255,10 @@ func TestValkeyConnectionsCap(t *testing.T) {
 	t.Run("rejected connections", func(t *testing.T) {
 		t.Parallel()
 		srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxclients", "10"}})
-		held, replies := holdConns(t, srv.Addr, 13)
+		held, replies := srv.Hold(t, 13)
 		refused := 0
 		for _, r := range replies {
-			if strings.Contains(r, "max number of clients reached") {
+			if strings.Contains(r, valkeytest.RefusedAtCap) {
 				refused++
 			}
 		}
