@@ -25,13 +25,16 @@ import (
 // against it and must exit as documented, and afterwards the server's own
 // counters must show that oxyctl never sent a refused command.
 //
-// A command renamed away leaves no cmdstat_ line (the server does not know
-// it), so two readings are asserted:
+// oxyctl reaches the server through valkeytest's Recorder, which records
+// every command name sent. Three readings are asserted:
+//   - the recorded commands: each is on refusedAllowed, and the refused ones
+//     among them are exactly those the checks send on purpose
+//     (refusedOnPurpose);
 //   - INFO commandstats: every command that ran is on refusedAllowed;
 //   - INFO stats/commandstats: the error replies that no known command
 //     accounts for (total_error_replies minus every command's failed_calls
-//     and rejected_calls) are the "unknown command" replies, and there are
-//     exactly as many as the checks send on purpose (refusedOnPurpose).
+//     and rejected_calls) are the "unknown command" replies (a command
+//     renamed away leaves no cmdstat_ line), as many as were sent on purpose.
 
 // refusedAllowed are the commands oxyctl may send to a server that refuses
 // DigitalOcean's list: what it needs, all outside that list. A container
@@ -99,7 +102,8 @@ func TestRefusedCommands(t *testing.T) {
 		}
 	}
 	fakeInstance(t, srv)
-	env := map[string]string{"OXYCTL_REDIS_URL": srv.URL, "OXYCTL_REDIS_CA": srv.CAFile}
+	rec := srv.Record(t)
+	env := map[string]string{"OXYCTL_REDIS_URL": rec.URL, "OXYCTL_REDIS_CA": srv.CAFile}
 	msg := fixture(t, "classic-broadcast-room.bin")
 
 	before := serverCounts(t, admin)
@@ -128,6 +132,7 @@ func TestRefusedCommands(t *testing.T) {
 	after := serverCounts(t, admin)
 	after.cmds["publish"] = subtract(after.cmds["publish"], published.Load())
 	checkNothingRefused(t, before, after, onPurpose)
+	checkRecorded(t, rec.Commands(), onPurpose)
 }
 
 // The sharded tail reads SPUBLISH traffic through MONITOR, which the
@@ -136,13 +141,14 @@ func TestRefusedCommands(t *testing.T) {
 func TestRefusedMonitor(t *testing.T) {
 	srv := valkeytest.Start(t, valkeytest.Options{Refused: true, TLS: true, Password: password})
 	admin := newClient(t, srv)
-	env := map[string]string{"OXYCTL_REDIS_URL": srv.URL, "OXYCTL_REDIS_CA": srv.CAFile}
+	rec := srv.Record(t)
+	env := map[string]string{"OXYCTL_REDIS_URL": rec.URL, "OXYCTL_REDIS_CA": srv.CAFile}
 	before := serverCounts(t, admin)
 	for _, format := range []string{"text", "json"} {
 		r := oxyctl(t, env, "-o", format, "pubsub", "tail", "--sharded")
 		t.Logf("-o %s: exit %d in %s\n%s%s", format, r.code, r.elapsed, r.stdout, r.stderr)
 		checkError(t, r, 3, "connect", format == "json")
-		if !strings.Contains(r.stderr, "MONITOR refused by "+srv.Addr) || !strings.Contains(r.stderr, "unknown command") {
+		if !strings.Contains(r.stderr, "MONITOR refused by "+rec.Addr) || !strings.Contains(r.stderr, "unknown command") {
 			t.Fatalf("-o %s: stderr does not say the server refuses MONITOR: %q", format, r.stderr)
 		}
 		if r.elapsed > 5*time.Second {
@@ -150,6 +156,29 @@ func TestRefusedMonitor(t *testing.T) {
 		}
 	}
 	checkNothingRefused(t, before, serverCounts(t, admin), 2) // one MONITOR per run
+	checkRecorded(t, rec.Commands(), 2) // MONITOR, once per run
+}
+
+// checkRecorded asserts that every command sent is on the allow list but
+// the refused ones sent on purpose, and that there are exactly want of those.
+func checkRecorded(t *testing.T, cmds []string, want int64) {
+	t.Helper()
+	var refused int64
+	seen := map[string]int{}
+	for _, c := range cmds {
+		seen[c]++
+		if slices.ContainsFunc(valkeytest.RefusedCommands, func(r string) bool { return strings.EqualFold(r, family(c)) }) {
+			refused++
+			continue
+		}
+		if !refusedAllowed[family(c)] {
+			t.Errorf("oxyctl sent %s, which is not on the allow list", strings.ToUpper(c))
+		}
+	}
+	t.Logf("recorded %d commands: %v", len(cmds), seen)
+	if refused != want {
+		t.Errorf("oxyctl sent %d refused commands, want %d: %v", refused, want, seen)
+	}
 }
 
 // runWith runs run, publishing broadcasts meanwhile when traffic is set.
