@@ -156,7 +156,7 @@ func TestRefusedMonitor(t *testing.T) {
 		}
 	}
 	checkNothingRefused(t, before, serverCounts(t, admin), 2) // one MONITOR per run
-	checkRecorded(t, rec.Commands(), 2) // MONITOR, once per run
+	checkRecorded(t, rec.Commands(), 2)                       // MONITOR, once per run
 }
 
 // checkRecorded asserts that every command sent is on the allow list but
