@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,13 +106,17 @@ func TestRefusedCommands(t *testing.T) {
 	msg := fixture(t, "classic-broadcast-room.bin")
 
 	before := serverCounts(t, admin)
-	var onPurpose int64
+	var onPurpose, published int64
 	for _, run := range refusedRuns() {
 		for _, format := range []string{"text", "json"} {
 			name := strings.Join(run.args, " ") + " -o " + format
-			r := runWith(t, run.traffic, admin, msg, func() result {
-				return oxyctl(t, env, append([]string{"-o", format}, run.args...)...)
-			})
+			var r result
+			do := func() { r = oxyctl(t, env, append([]string{"-o", format}, run.args...)...) }
+			if run.traffic {
+				published += publishDuring(admin, msg, do) // the test's own PUBLISHes, not oxyctl's
+			} else {
+				do()
+			}
 			t.Logf("%s: exit %d\n%s%s", name, r.code, r.stdout, r.stderr)
 			checkError(t, r, run.code, "", format == "json")
 			if strings.TrimSpace(r.stdout+r.stderr) == "" { // a tail that saw nothing only sums up on stderr
@@ -130,7 +133,7 @@ func TestRefusedCommands(t *testing.T) {
 		}
 	}
 	after := serverCounts(t, admin)
-	after.cmds["publish"] = subtract(after.cmds["publish"], published.Load())
+	after.cmds["publish"] = subtract(after.cmds["publish"], published)
 	checkNothingRefused(t, before, after, onPurpose)
 	checkRecorded(t, rec.Commands(), onPurpose)
 }
@@ -181,16 +184,12 @@ func checkRecorded(t *testing.T, cmds []string, want int64) {
 	}
 }
 
-// runWith runs run, publishing broadcasts meanwhile when traffic is set.
-// published counts the test's own PUBLISHes, which are not oxyctl's.
-var published atomic.Int64
-
-func runWith(t *testing.T, traffic bool, admin valkey.Client, msg []byte, run func() result) result {
-	if !traffic {
-		return run()
-	}
+// publishDuring runs run while admin publishes msg as a broadcast every
+// 20ms (tail needs traffic); it returns how many PUBLISHes it sent.
+func publishDuring(admin valkey.Client, msg []byte, run func()) int64 {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var n int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -200,12 +199,14 @@ func runWith(t *testing.T, traffic bool, admin valkey.Client, msg []byte, run fu
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			published.Add(1)
+			n++
 			_ = admin.Do(context.Background(), admin.B().Publish().Channel("socket.io#/#room1#").Message(valkey.BinaryString(msg)).Build()).Error()
 		}
 	}()
-	defer func() { close(stop); wg.Wait() }()
-	return run()
+	run()
+	close(stop)
+	wg.Wait()
+	return n
 }
 
 // counts are a server's per-command counters and its error total.
