@@ -283,11 +283,11 @@ func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, 
 	if n.MaxMemoryPolicy != "" && n.MaxMemoryPolicy != "noeviction" {
 		f.warn("%smaxmemory-policy %s can evict rate-limit counters, which silently lifts limits (use noeviction)", label, n.MaxMemoryPolicy)
 	}
+	f.counter(ctx, "valkey:"+n.Addr+":evicted_keys", label, n.EvictedKeys, "keys evicted")
+	f.counter(ctx, "valkey:"+n.Addr+":rejected_connections", label, n.RejectedConnections, "connections rejected (maxclients reached)")
 	if n.MaxClients > 0 && float64(n.ConnectedClients) >= DefaultClientsWarn*float64(n.MaxClients) {
 		f.warn("%sconnections %d of maxclients %d (%.1f%%, at or above %.0f%%): new connections are refused at the cap", label, n.ConnectedClients, n.MaxClients, n.ClientsPct, DefaultClientsWarn*100)
 	}
-	f.counter(ctx, "valkey:"+n.Addr+":evicted_keys", label, n.EvictedKeys, "keys evicted")
-	f.counter(ctx, "valkey:"+n.Addr+":rejected_connections", label, n.RejectedConnections, "connections rejected (maxclients reached)")
 	if n.ClusterState != "" && n.ClusterState != "ok" {
 		f.fail("%scluster_state is %s", label, n.ClusterState)
 	}
