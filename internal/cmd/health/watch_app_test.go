@@ -44,9 +44,11 @@ func TestHealthWatchCounterDeltas(t *testing.T) {
 	}
 	connected := info("connected_clients") // the observer (and nothing else)
 	// reject fills the server to its cap, opens n more (refused), then
-	// closes them all and waits until the server has let them go.
+	// closes them all and waits until the server has let them go. A round
+	// that starts meanwhile fails to connect: --interval leaves it 2s.
 	reject := func(n int) {
 		t.Helper()
+		clitest.WaitFor(t, 5*time.Second, "the server to let the last round's connection go", func() bool { return info("connected_clients") == connected })
 		held, replies := srv.Hold(t, 10-int(connected)+n)
 		refused := 0
 		for _, r := range replies {
