@@ -7,11 +7,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 	"github.com/oxyhq/oxyctl/internal/standin/healthstub"
@@ -53,25 +50,7 @@ func TestLeaks(t *testing.T) {
 	msg := fixture(t, "classic-broadcast-room.bin")
 
 	// tail needs traffic: publish until the run ends.
-	withTraffic := func(run func()) {
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-				_ = admin.Do(ctx, admin.B().Publish().Channel("socket.io#/#room1#").Message(valkey.BinaryString(msg)).Build()).Error()
-			}
-		}()
-		run()
-		close(stop)
-		wg.Wait()
-	}
+	withTraffic := func(run func()) { publishDuring(admin, msg, run) }
 
 	cases := []struct {
 		name string

@@ -21,7 +21,7 @@ type Env struct {
 	// Valkey connects with them (default valkeyclient.Connect).
 	Valkey func(ctx context.Context) (*valkeyclient.Conn, error)
 	// DO builds the DigitalOcean client (default doapi.New with the settings).
-	DO         func(ctx context.Context) (ClusterFinder, error)
+	DO         func(ctx context.Context) (DOClient, error)
 	HTTPClient *http.Client
 }
 
@@ -66,7 +66,7 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 	}
 	doClient := env.DO
 	if doClient == nil {
-		doClient = func(context.Context) (ClusterFinder, error) {
+		doClient = func(context.Context) (DOClient, error) {
 			c, err := doapi.New(doapi.Options{
 				BaseURL: s.DOAPIURL, Token: s.DOToken, UserAgent: env.UserAgent, Timeout: s.Timeout,
 				RetryMax: 1, RetryWaitMin: 200 * time.Millisecond, RetryWaitMax: time.Second,
@@ -93,7 +93,7 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 		case name == NameRateLimit:
 			c.Probe = &RateLimitProbe{Connect: connect}
 		case name == NameDO:
-			c.Probe = &DOProbe{Client: doClient, Cluster: s.Cluster}
+			c.Probe = &DOProbe{Client: doClient, Cluster: s.Cluster, Now: env.Now}
 		}
 		checks = append(checks, c)
 	}

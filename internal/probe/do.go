@@ -3,10 +3,16 @@ package probe
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oxyhq/oxyctl/internal/doapi"
 )
+
+// EventWindow is how far back the do check looks at the cluster's events.
+const EventWindow = 24 * time.Hour
 
 // DOData are the facts of the do check.
 type DOData struct {
@@ -20,6 +26,22 @@ type DOData struct {
 	Region      string             `json:"region"`
 	NumNodes    int                `json:"num_nodes"`
 	Maintenance *doapi.Maintenance `json:"maintenance"`
+	// Events are the cluster's events of the last 24 h, newest first
+	// (empty when the event log could not be read: see EventsError).
+	Events      []DOEvent `json:"events"`
+	EventsError string    `json:"events_error,omitempty"`
+	// MemoryMiB is the node memory the size slug names (db-s-1vcpu-2gb:
+	// 2048); 0 when the slug names none.
+	MemoryMiB int64 `json:"memory_mib,omitempty"`
+	// ConnectionCap is the plan's connection cap, max(10000, 4 per MiB of
+	// memory); 0 when the memory is unknown.
+	ConnectionCap int64 `json:"connection_cap,omitempty"`
+}
+
+// DOEvent is one event of the cluster's log.
+type DOEvent struct {
+	Name string `json:"name"` // the API's event_type, e.g. cluster_master_promotion
+	Time string `json:"time"` // RFC 3339, UTC
 }
 
 // ClusterFinder finds a managed database cluster by name or id.
@@ -27,16 +49,35 @@ type ClusterFinder interface {
 	FindCluster(ctx context.Context, nameOrUUID string) (*doapi.Cluster, error)
 }
 
+// DOClient is what the do check reads from DigitalOcean: the cluster and
+// its event log.
+type DOClient interface {
+	ClusterFinder
+	Events(ctx context.Context, clusterID string) ([]doapi.Event, error)
+}
+
 // DOProbe reads the managed database cluster's status from DigitalOcean.
 type DOProbe struct {
 	// Client builds the API client (connects only when called).
-	Client  func(ctx context.Context) (ClusterFinder, error)
+	Client  func(ctx context.Context) (DOClient, error)
 	Cluster string
+	Now     func() time.Time
 }
 
-// Run looks the cluster up and judges its status.
+// recentEvents are the event types that warn when they happened within
+// EventWindow: what happened, and what it means for this deployment.
+var recentEvents = map[string][2]string{
+	"cluster_master_promotion":    {"failover (a standby was promoted to primary)", "connections were dropped and the script cache is empty until the next limited request"},
+	"cluster_maintenance_perform": {"maintenance performed", "connections may have been dropped"},
+}
+
+// Run looks the cluster up, reads its events and judges both.
 func (p *DOProbe) Run(ctx context.Context) Outcome {
-	data := &DOData{Cluster: p.Cluster}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	data := &DOData{Cluster: p.Cluster, Events: []DOEvent{}}
 	c, err := p.Client(ctx)
 	if err != nil {
 		return Outcome{Status: Fail, Detail: errText(err), Data: data}
@@ -47,6 +88,9 @@ func (p *DOProbe) Run(ctx context.Context) Outcome {
 	}
 	data.ID, data.Name, data.Status, data.Engine, data.Version = cl.ID, cl.Name, cl.Status, cl.Engine, cl.Version
 	data.Size, data.Region, data.NumNodes, data.Maintenance = cl.Size, cl.Region, cl.NumNodes, cl.Maintenance
+	if mib := SizeMemoryMiB(cl.Size); mib > 0 {
+		data.MemoryMiB, data.ConnectionCap = mib, ConnectionCap(mib)
+	}
 
 	f := newFindings()
 	switch cl.Engine {
@@ -61,6 +105,34 @@ func (p *DOProbe) Run(ctx context.Context) Outcome {
 	default:
 		f.fail("cluster %s is %q, not online", cl.Name, cl.Status)
 	}
+	if m := cl.Maintenance; m != nil && m.Pending {
+		what := "maintenance pending for the window " + strings.TrimSpace(m.Day+" "+m.Hour)
+		if len(m.Description) > 0 {
+			what += ": " + strings.Join(m.Description, "; ")
+		}
+		f.warn("%s", what)
+	}
+	// The event log is one reading among several: when it cannot be read,
+	// the check says so and judges the rest.
+	var eventsNote string
+	if evs, err := c.Events(ctx, cl.ID); err != nil {
+		data.EventsError = errText(err)
+		eventsNote = "could not read the events: " + data.EventsError
+	} else {
+		t := now().UTC()
+		for _, e := range evs { // newest first
+			// Events after now (beyond a little clock skew) are not "of the
+			// last 24 h": a wrong clock on either side must not warn forever.
+			if e.Time.Before(t.Add(-EventWindow)) || e.Time.After(t.Add(5*time.Minute)) {
+				continue
+			}
+			data.Events = append(data.Events, DOEvent{Name: e.Type, Time: e.Time.UTC().Format(time.RFC3339)})
+			if what, ok := recentEvents[e.Type]; ok {
+				f.warn("%s at %s (%s ago): %s", what[0], e.Time.UTC().Format(time.RFC3339), ago(max(t.Sub(e.Time), 0)), what[1])
+			}
+		}
+	}
+
 	nodes := "nodes"
 	if cl.NumNodes == 1 {
 		nodes = "node"
@@ -68,13 +140,34 @@ func (p *DOProbe) Run(ctx context.Context) Outcome {
 	summary := fmt.Sprintf("%s %s: %s %s, %s, %d %s, %s", cl.Name, cl.Status, cl.Engine, cl.Version, cl.Size, cl.NumNodes, nodes, cl.Region)
 	if m := cl.Maintenance; m != nil {
 		summary += fmt.Sprintf(", maintenance %s %s", m.Day, m.Hour)
-		if m.Pending {
-			summary += " (pending"
-			if len(m.Description) > 0 {
-				summary += ": " + strings.Join(m.Description, "; ")
-			}
-			summary += ")"
-		}
+	}
+	if eventsNote != "" {
+		summary += "; " + eventsNote
 	}
 	return Outcome{Status: f.status, Detail: f.detail(summary), Data: data}
+}
+
+// sizeMemoryRE is the memory at the end of a database size slug
+// (db-s-1vcpu-1gb, db-s-2vcpu-4gb, m-8vcpu-64gb): the API's layouts say a
+// slug names the node's identifier, CPU and RAM, in that order.
+var sizeMemoryRE = regexp.MustCompile(`-(\d+)gb$`)
+
+// SizeMemoryMiB is the node memory a size slug names, in MiB; 0 when the
+// slug does not end in one.
+func SizeMemoryMiB(slug string) int64 {
+	m := sizeMemoryRE.FindStringSubmatch(slug)
+	if m == nil {
+		return 0
+	}
+	gb, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || gb <= 0 || gb > 1<<20 {
+		return 0
+	}
+	return gb * 1024
+}
+
+// ConnectionCap is DigitalOcean's connection cap for a plan with memMiB of
+// memory: max(10000, 4 per MiB).
+func ConnectionCap(memMiB int64) int64 {
+	return max(10000, 4*memMiB)
 }

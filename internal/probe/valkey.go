@@ -22,6 +22,8 @@ const (
 	DefaultPings        = 5
 	DefaultCertWarnDays = 21
 	DefaultMemoryWarn   = 0.90
+	// DefaultClientsWarn warns when connected clients reach this share of maxclients.
+	DefaultClientsWarn = 0.80
 )
 
 // ValkeyData are the facts of the valkey check.
@@ -49,6 +51,8 @@ type ValkeyNode struct {
 	Version             string   `json:"version"`
 	UptimeS             int64    `json:"uptime_s"`
 	ConnectedClients    int64    `json:"connected_clients"`
+	MaxClients          int64    `json:"maxclients"`  // INFO maxclients; 0 when INFO has none
+	ClientsPct          float64  `json:"clients_pct"` // connected / maxclients × 100; 0 without maxclients
 	UsedMemoryBytes     int64    `json:"used_memory_bytes"`
 	MaxMemoryBytes      int64    `json:"maxmemory_bytes"`
 	MemoryPct           float64  `json:"memory_pct"` // used / maxmemory × 100; 0 without maxmemory
@@ -249,6 +253,10 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 	n.Role = kv["role"]
 	n.UptimeS = atoi(kv["uptime_in_seconds"])
 	n.ConnectedClients = atoi(kv["connected_clients"])
+	n.MaxClients = atoi(kv["maxclients"])
+	if n.MaxClients > 0 {
+		n.ClientsPct = float64(int64(float64(n.ConnectedClients)/float64(n.MaxClients)*1000+0.5)) / 10
+	}
 	n.UsedMemoryBytes = atoi(kv["used_memory"])
 	n.MaxMemoryBytes = atoi(kv["maxmemory"])
 	n.MaxMemoryPolicy = kv["maxmemory_policy"]
@@ -275,6 +283,9 @@ func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, 
 	// The eviction policy and evicted keys are the ratelimit check's: what
 	// they break is the limiter's counters (RateLimitProbe).
 	f.counter(ctx, "valkey:"+n.Addr+":rejected_connections", label, n.RejectedConnections, "connections rejected (maxclients reached)")
+	if n.MaxClients > 0 && float64(n.ConnectedClients) >= DefaultClientsWarn*float64(n.MaxClients) {
+		f.warn("%sconnections %d of maxclients %d (%.1f%%, at or above %.0f%%): new connections are refused at the cap", label, n.ConnectedClients, n.MaxClients, n.ClientsPct, DefaultClientsWarn*100)
+	}
 	if n.ClusterState != "" && n.ClusterState != "ok" {
 		f.fail("%scluster_state is %s", label, n.ClusterState)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -233,4 +234,79 @@ func TestJudgeTLSOneDay(t *testing.T) {
 	if d := f.detail(""); !strings.Contains(d, "expires in 1 day (") {
 		t.Fatalf("detail %q, want \"expires in 1 day (\"", d)
 	}
+}
+
+// clientsOf returns a reading of the server's connected_clients through an
+// observer connection that holds one slot until the test ends, so that
+// waiting for the server never costs a rejected connection of its own.
+func clientsOf(t *testing.T, srv *valkeytest.Server) func() int64 {
+	t.Helper()
+	obs, err := srv.SingleClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(obs.Close)
+	return func() int64 {
+		s, err := obs.Do(context.Background(), obs.B().Info().Section("clients").Build()).ToString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return atoi(parseInfo(s)["connected_clients"])
+	}
+}
+
+func TestValkeyConnectionsCap(t *testing.T) {
+	t.Parallel()
+	t.Run("80% of maxclients", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxclients", "10"}})
+		connected := clientsOf(t, srv)
+		// The observer, 5 held and the check's own connection: 70 %.
+		srv.Hold(t, 5)
+		out, d := runValkey(t, valkeyProbe(srv.URL, ""))
+		if n := d.Nodes[0]; out.Status != OK || n.MaxClients != 10 || n.ConnectedClients != 7 || n.ClientsPct != 70 {
+			t.Fatalf("at 70%%: %s %q %+v", out.Status, out.Detail, n)
+		}
+		// One more: 8 of 10 is the threshold (once the server has let the
+		// last check's connection go).
+		srv.Hold(t, 1)
+		clitest.WaitFor(t, 5*time.Second, "the server to let the check's connection go", func() bool { return connected() == 7 })
+		out, d = runValkey(t, valkeyProbe(srv.URL, ""))
+		if out.Status != Warn || !strings.Contains(out.Detail, "connections 8 of maxclients 10 (80.0%, at or above 80%)") {
+			t.Fatalf("at 80%%: %s %q", out.Status, out.Detail)
+		}
+		if n := d.Nodes[0]; n.MaxClients != 10 || n.ConnectedClients != 8 || n.ClientsPct != 80 || n.RejectedConnections != 0 {
+			t.Fatalf("at 80%%: node %+v", n)
+		}
+	})
+	t.Run("rejected connections", func(t *testing.T) {
+		t.Parallel()
+		srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxclients", "10"}})
+		connected := clientsOf(t, srv)
+		if n := connected(); n != 1 {
+			t.Fatalf("%d clients before, want the observer alone", n)
+		}
+		held, replies := srv.Hold(t, 12)
+		refused := 0
+		for _, r := range replies {
+			if strings.Contains(r, valkeytest.RefusedAtCap) {
+				refused++
+			}
+		}
+		if refused != 3 {
+			t.Fatalf("%d of 12 connections refused, want 3: %q", refused, replies)
+		}
+		// Make room for the check: the observer, 1 held and its own.
+		for _, c := range held[:8] {
+			c.Close()
+		}
+		clitest.WaitFor(t, 5*time.Second, "the server to let the closed connections go", func() bool { return connected() == 2 })
+		out, d := runValkey(t, valkeyProbe(srv.URL, ""))
+		if out.Status != Warn || !strings.Contains(out.Detail, "3 connections rejected (maxclients reached) since the server started") || strings.Contains(out.Detail, "of maxclients") {
+			t.Fatalf("rejected: %s %q", out.Status, out.Detail)
+		}
+		if n := d.Nodes[0]; n.RejectedConnections != 3 || n.MaxClients != 10 || n.ConnectedClients != 3 {
+			t.Fatalf("rejected: node %+v", n)
+		}
+	})
 }

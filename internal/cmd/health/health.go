@@ -54,9 +54,10 @@ run takes about as long as the slowest check, not the sum.
           is a warning; anything else, bad JSON or no answer fails.
   valkey  connect and authenticate, a series of PINGs (p50 and max), INFO:
           version, role, uptime, clients, memory against maxmemory (warns
-          above 90 %), the eviction policy, rejected connections; the TLS
-          certificate (warns under 21 days left, fails once expired) and TLS
-          version. In a cluster: every node and the cluster state.
+          above 90 %), the eviction policy, connections against maxclients
+          (warns at 80 %), rejected connections; the TLS certificate (warns
+          under 21 days left, fails once expired) and TLS version. In a
+          cluster: every node and the cluster state.
   pubsub  API instances subscribed per Socket.IO namespace (classic: PUBSUB
           NUMSUB <key>-request#<nsp>#; sharded: SHARDNUMSUB <key>#<nsp>#). It
           never subscribes. Fails when there are none, warns when fewer than
@@ -74,7 +75,8 @@ run takes about as long as the slowest check, not the sum.
           or NOSCRIPT errors (INFO errorstats).
   do      the managed cluster (--cluster) on DigitalOcean: online is ok;
           creating, resizing, migrating or forking warn; missing or not a
-          Valkey cluster fails.
+          Valkey cluster fails. A failover or maintenance in the last 24 h
+          and a pending maintenance warn (the event log unread is a note).
 
 A check whose settings are absent is skipped with "not configured":
   api     needs the API URL from --api-url, OXY_API_URL or the context (the

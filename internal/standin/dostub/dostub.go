@@ -485,6 +485,20 @@ func (s *Server) SetClusterStatus(id, status string) bool {
 	return false
 }
 
+// SetPendingMaintenance makes a maintenance with this description pending
+// for a cluster's window (none: nothing pending).
+func (s *Server) SetPendingMaintenance(id string, description ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.st.databases {
+		if s.st.databases[i].ID == id {
+			s.st.databases[i].PendingMaintenance = append([]string(nil), description...)
+			return true
+		}
+	}
+	return false
+}
+
 // ---- HTTP ----
 
 type reply struct {

@@ -47,6 +47,9 @@ type Database struct {
 	Password  string
 	Port      int
 	Host      string // public host; the private one is "private-" + Host
+	// PendingMaintenance, when set, is the description of a maintenance
+	// pending for the cluster's window (maintenance_window.pending true).
+	PendingMaintenance []string
 }
 
 // Rule is a firewall rule (trusted source) as the stand-in stores it.
@@ -348,7 +351,8 @@ func (d Database) json() map[string]any {
 		"private_connection":   conn("private-" + d.Host),
 		"users":                []any{map[string]any{"name": user, "role": "primary", "password": d.Password}},
 		"maintenance_window": map[string]any{
-			"day": "sunday", "hour": "03:00:00", "pending": false, "description": []string{},
+			"day": "sunday", "hour": "03:00:00", "pending": len(d.PendingMaintenance) > 0,
+			"description": append([]string{}, d.PendingMaintenance...),
 		},
 		"storage_size_mib": 0,
 		"metrics_endpoints": []any{map[string]any{

@@ -14,7 +14,9 @@
 //   - the p50/p99 latency a concurrent client sees during a full scan, with
 //     and without --pace;
 //   - list --watch: 10 rounds on the same counters, each round's scan against
-//     one list (target <= 1.0x), with the watch's peak RSS (target < 48 MiB).
+//     one list (target <= 1.0x), with the watch's peak RSS (target < 48 MiB);
+//   - health with every check against local servers and stand-ins: the wall
+//     time against the slowest check's latency (target: at most 50 ms more).
 //
 // Run it from the repository (it builds ./cmd/oxyctl): go run ./internal/tools/bench
 // It needs valkey-server and valkey-cli (or VALKEY_SERVER / VALKEY_CLI) on PATH.
@@ -43,7 +45,7 @@ var (
 	flagRuns      = flag.Int("runs", 3, "runs per measurement (the median is reported)")
 	flagDelay     = flag.Duration("delay", 10*time.Millisecond, "latency the proxy adds in each direction")
 	flagPace      = flag.String("pace", "100000,20000", "--pace values for the latency benchmark (keys per second; each paced scan is watched for at most 10s)")
-	flagOnly      = flag.String("only", "", "comma-separated subset: list,reset,cluster,proxy,pace,watch")
+	flagOnly      = flag.String("only", "", "comma-separated subset: list,reset,cluster,proxy,pace,watch,health")
 	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of the in-process cluster scans (parallel) to this file")
 	flagSlowCLI   = flag.Bool("slow-cli", false, "also time valkey-cli reading GET/PTTL from stdin (one round trip per command; minutes)")
 )
@@ -161,6 +163,11 @@ func run() error {
 	}
 	if want("cluster") {
 		if err := e.benchCluster(ctx); err != nil {
+			return err
+		}
+	}
+	if want("health") {
+		if err := e.benchHealth(ctx); err != nil {
 			return err
 		}
 	}

@@ -31,8 +31,13 @@ import (
 // process, because Go starts children with vfork and Linux carries the old
 // memory's high-water mark across exec.
 func (e *env) timed(ctx context.Context, redisURL string, stdout *bytes.Buffer, name string, args ...string) (time.Duration, int64, error) {
+	return e.timedEnv(ctx, []string{"OXYCTL_REDIS_URL=" + redisURL}, stdout, name, args...)
+}
+
+// timedEnv is timed with the environment variables env (NAME=value) set.
+func (e *env) timedEnv(ctx context.Context, env []string, stdout *bytes.Buffer, name string, args ...string) (time.Duration, int64, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "OXYCTL_REDIS_URL="+redisURL, "NO_COLOR=1", "XDG_CONFIG_HOME="+filepath.Join(e.dir, "config"))
+	cmd.Env = append(append(os.Environ(), env...), "NO_COLOR=1", "XDG_CONFIG_HOME="+filepath.Join(e.dir, "config"))
 	var errOut bytes.Buffer
 	cmd.Stderr = &errOut
 	if stdout != nil {
