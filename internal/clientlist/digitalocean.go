@@ -18,6 +18,11 @@ type Limit struct {
 // (client-output-buffer-limit pubsub 32mb 8mb 60).
 var DefaultSoft = Limit{Bytes: 8 << 20, From: "Valkey's default"}
 
+// MinSoft is the least soft limit there is to judge against: Valkey's
+// default, and a quarter of DigitalOcean's least hard limit (32 MiB). A
+// subscriber whose omem is at most half of it needs no limit looked up.
+const MinSoft = 8 << 20
+
 // ConfigKey is the DigitalOcean setting of the pub/sub hard limit, in MiB.
 const ConfigKey = "valkey_pubsub_client_output_buffer_limit"
 

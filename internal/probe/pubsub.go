@@ -23,9 +23,6 @@ type PubSubData struct {
 	// client_output_buffer_limit_disconnections, summed over the nodes
 	// (-1 when no node told).
 	OutputBufferDisconnections int64 `json:"output_buffer_disconnections"`
-	// SoftLimitBytes is the pub/sub soft output-buffer limit the
-	// subscribers' omem is judged against.
-	SoftLimitBytes int64 `json:"soft_limit_bytes"`
 	// Subscribers are the clients in pub/sub mode (CLIENT LIST).
 	Subscribers []PubSubSubscriber `json:"subscribers"`
 	// Stray are the clients on a request channel that are not adapter
@@ -287,16 +284,6 @@ func contains(list []string, s string) bool {
 // output buffer over half the soft limit warns, and so do new output-buffer
 // disconnections. A refused read is a note.
 func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *findings, data *PubSubData) {
-	soft := clientlist.DefaultSoft
-	if p.Soft != nil {
-		l, err := p.Soft(ctx)
-		if err != nil {
-			data.Notes = append(data.Notes, "soft limit: "+errText(err)+" (judged against "+clientlist.DefaultSoft.From+")")
-		} else {
-			soft = l
-		}
-	}
-	data.SoftLimitBytes = soft.Bytes
 	snap, err := clientlist.Read(ctx, conn)
 	if err != nil {
 		f.warn("could not read the clients: %s", errText(valkeyclient.Classify(err, conn.Target)))
@@ -304,6 +291,9 @@ func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *f
 	}
 	data.Notes = append(data.Notes, snap.Notes()...)
 	cluster := len(snap.Nodes) > 1
+	// Pattern subscribers whose buffer could be over half a soft limit:
+	// only then is the limit looked up (DigitalOcean's takes API calls).
+	var full []*clientlist.Client
 	for _, n := range snap.Nodes {
 		label := ""
 		if cluster {
@@ -321,7 +311,15 @@ func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *f
 			}
 			data.Subscribers = append(data.Subscribers, PubSubSubscriber{Node: n.Addr, Addr: c.Addr, Name: c.Name,
 				Sub: c.Sub, PSub: c.PSub, OMemBytes: c.OMem, IdleS: c.Idle, Instance: clientlist.InstanceShaped(c)})
-			if c.PSub > 0 && c.OMem > soft.Bytes/2 {
+			if c.PSub > 0 && c.OMem > clientlist.MinSoft/2 {
+				full = append(full, c)
+			}
+		}
+	}
+	if len(full) > 0 {
+		soft := p.soft(ctx, data)
+		for _, c := range full {
+			if c.OMem > soft.Bytes/2 {
 				f.warn("%s", clientlist.BufferMessage(c, soft))
 			}
 		}
@@ -339,4 +337,18 @@ func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *f
 	for _, msg := range sr.Problems() {
 		f.fail("%s", msg)
 	}
+}
+
+// soft is the pub/sub soft output-buffer limit: DigitalOcean's when p.Soft
+// is set and answers, else Valkey's default (with a note saying why).
+func (p *PubSubProbe) soft(ctx context.Context, data *PubSubData) clientlist.Limit {
+	if p.Soft == nil {
+		return clientlist.DefaultSoft
+	}
+	l, err := p.Soft(ctx)
+	if err != nil {
+		data.Notes = append(data.Notes, "soft limit: "+errText(err)+" (judged against "+clientlist.DefaultSoft.From+")")
+		return clientlist.DefaultSoft
+	}
+	return l
 }

@@ -221,7 +221,9 @@ func TestClientsBufferAndCut(t *testing.T) {
 		}
 		return 0, false
 	}
-	flood := func() { harness.EmitRequest(t, nodeapp.EmitRequest{Scenario: "flood", Count: 16, Size: 64 << 10, WaitMs: 50}) }
+	flood := func() {
+		harness.EmitRequest(t, nodeapp.EmitRequest{Scenario: "flood", Count: 16, Size: 64 << 10, WaitMs: 50})
+	}
 
 	// Half the soft limit (8 MiB) is 4 MiB; the hard cut is at 32 MiB.
 	for i := 0; ; i++ {
@@ -259,6 +261,21 @@ func TestClientsBufferAndCut(t *testing.T) {
 	}
 	if code, status, detail, pd := health(t, env); code != 0 || status != "warn" || !strings.Contains(detail, "slow-reader") || pd.OutputBufferDisconnections != 0 {
 		t.Fatalf("health before the cut: exit %d %s %q disconnections %d", code, status, detail, pd.OutputBufferDisconnections)
+	}
+
+	// With DigitalOcean's hard limit at 64 MiB the soft limit is 16 MiB:
+	// the same buffer is under half of it.
+	do := dostub.Start(t)
+	cfg := dostub.DefaultValkeyConfig()
+	cfg[clientlist.ConfigKey] = 64
+	do.SetConfig(dostub.OxyClusterID, cfg)
+	doEnv := map[string]string{"OXYCTL_REDIS_URL": srv.URL, "DIGITALOCEAN_ACCESS_TOKEN": do.Token(), "DIGITALOCEAN_API_URL": do.URL}
+	if code, status, detail, _ := health(t, doEnv); code != 0 || status != "ok" || strings.Contains(detail, "slow-reader") {
+		t.Fatalf("health, soft limit 16 MiB: exit %d %s %q", code, status, detail)
+	}
+	r = run(t, doEnv, "clients", "-o", "json")
+	if rep := report(t, r); r.Code != 0 || len(rep.Findings) != 0 || rep.SoftLimitBytes != 16<<20 {
+		t.Fatalf("clients, soft limit 16 MiB: exit %d %+v", r.Code, rep.Findings)
 	}
 
 	for i := 0; ; i++ {
