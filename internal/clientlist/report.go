@@ -117,7 +117,11 @@ func (r *Report) HasError() bool {
 // grouped, and the findings (strays, buffers over half the soft limit,
 // connections near the cap) over every client.
 func Build(snap *Snapshot, o Options) *Report {
-	r := &Report{Groups: []Group{}, Clients: []ClientEntry{}, Findings: []Finding{},
+	n := 0
+	for i := range snap.Nodes {
+		n += len(snap.Nodes[i].Clients)
+	}
+	r := &Report{Groups: []Group{}, Clients: make([]ClientEntry, 0, n), Findings: []Finding{},
 		Notes: append(snap.Notes(), o.Notes...), SoftLimitBytes: o.Soft.Bytes, SoftLimitFrom: o.Soft.From}
 	resolved := map[string]string{}
 	resolve := func(h string) string {

@@ -1,6 +1,8 @@
 package clientlist
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -114,6 +116,35 @@ func TestSoftFromConfig(t *testing.T) {
 	for _, cfg := range []doapi.Config{{}, {ConfigKey: "32"}, {ConfigKey: float64(0)}} {
 		if _, ok := SoftFromConfig(cfg); ok {
 			t.Fatalf("%v: ok", cfg)
+		}
+	}
+}
+
+// TestAppendJSONMatchesEncodingJSON: the hand-written encoder writes what
+// encoding/json writes (indent 2, no HTML escaping), for reports with
+// every kind of string.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	odd := []string{"", "plain", `quote " and \ backslash`, "<html> & co", "tab\there\nnew\x01line", "é ü 日本", "\u2028\u2029", "bad \xff utf8", "\x7f"}
+	snap := snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 name=cli flags=P sub=1 idle=40\n")
+	for i, s := range odd {
+		r := Build(snap, Options{Soft: DefaultSoft, Group: []string{GroupAddr, GroupName, GroupNone}[i%3],
+			Resolve: func(string) string { return s }, Notes: odd[:i], Channels: []RequestChannel{{Channel: s, Subscribers: 3, Instances: 2}}})
+		if i%2 == 0 {
+			r.Clients[0].Name, r.Clients[0].Lib = s, s
+			r.Findings = append(r.Findings, Finding{Severity: s, Kind: s, Client: s, Name: s, Message: s})
+		}
+		if i == 4 {
+			r.Clients, r.Findings = []ClientEntry{}, []Finding{}
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.AppendJSON(nil); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("case %d (%q):\ngot\n%s\nwant\n%s", i, s, got, want.Bytes())
 		}
 	}
 }
