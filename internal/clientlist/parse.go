@@ -95,12 +95,7 @@ func Parse(reply string, dst []Client) ([]Client, error) {
 	for len(reply) > 0 {
 		line++
 		var l string
-		if i := strings.IndexByte(reply, '\n'); i >= 0 {
-			l, reply = reply[:i], reply[i+1:]
-		} else {
-			l, reply = reply, ""
-		}
-		l = strings.TrimSuffix(l, "\r")
+		l, reply = cutLine(reply)
 		if l == "" {
 			continue
 		}
@@ -178,6 +173,16 @@ func parseLine(l string) (Client, error) {
 		return c, fmt.Errorf("no id or addr field")
 	}
 	return c, nil
+}
+
+// cutLine splits s after its first line (LF or CRLF), the line without its end.
+func cutLine(s string) (line, rest string) {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		line, rest = s[:i], s[i+1:]
+	} else {
+		line = s
+	}
+	return strings.TrimSuffix(line, "\r"), rest
 }
 
 // clip shortens s for an error message.

@@ -143,12 +143,8 @@ func readNode(ctx context.Context, n valkeyclient.Node) (Node, error) {
 func infoField(info, name string) (string, bool) {
 	for len(info) > 0 {
 		var l string
-		if i := strings.IndexByte(info, '\n'); i >= 0 {
-			l, info = info[:i], info[i+1:]
-		} else {
-			l, info = info, ""
-		}
-		if v, ok := strings.CutPrefix(strings.TrimSuffix(l, "\r"), name+":"); ok {
+		l, info = cutLine(info)
+		if v, ok := strings.CutPrefix(l, name+":"); ok {
 			return v, true
 		}
 	}

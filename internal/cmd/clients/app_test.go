@@ -201,8 +201,8 @@ func TestClientsBufferAndCut(t *testing.T) {
 	srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--client-output-buffer-limit", "pubsub 32mb 8mb 60"}})
 	harness := nodeapp.StartSocketIO(t, nodeapp.Options{RedisURL: srv.URL})
 	env := map[string]string{"OXYCTL_REDIS_URL": srv.URL}
-	slow := srv.Subscriber(t, valkeytest.SubscriberOptions{LocalAddr: "127.0.0.7", Name: "slow-reader", Command: "PSUBSCRIBE",
-		Channels: []string{"socket.io#*"}, ReadBuffer: 4096})
+	slow := srv.Subscriber(t, valkeytest.SubscriberOptions{LocalAddr: "127.0.0.7", Name: "slow-reader",
+		Patterns: []string{"socket.io#*"}, ReadBuffer: 4096})
 	slowAddr := slow.LocalAddr().String()
 	cl := srv.Client(t)
 	omem := func() (int64, bool) {

@@ -14,9 +14,9 @@ type SubscriberOptions struct {
 	// LocalAddr is the loopback source address (e.g. 127.0.0.9), as if the
 	// subscriber ran on its own host; "" lets the system choose.
 	LocalAddr string
-	Name      string // CLIENT SETNAME, when not empty
-	Command   string // SUBSCRIBE (default) or PSUBSCRIBE
-	Channels  []string
+	Name      string   // CLIENT SETNAME, when not empty
+	Channels  []string // SUBSCRIBEd first
+	Patterns  []string // then PSUBSCRIBEd, on the same connection
 	// ReadBuffer, when set, is the socket's receive buffer (SO_RCVBUF):
 	// small, so that a subscriber that stops reading fills its output
 	// buffer on the server soon.
@@ -69,20 +69,24 @@ func (s *Server) Subscriber(t testing.TB, o SubscriberOptions) net.Conn {
 		send("CLIENT", "SETNAME", o.Name)
 		expectOK("CLIENT SETNAME")
 	}
-	cmd := o.Command
-	if cmd == "" {
-		cmd = "SUBSCRIBE"
-	}
-	send(append([]string{cmd}, o.Channels...)...)
-	// One confirmation per channel, 6 lines: *3, $n, subscribe, $n, channel, :n
-	for range o.Channels {
-		for i := 0; i < 6; i++ {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("valkeytest: subscriber %s: %v", cmd, err)
-			}
-			if strings.HasPrefix(line, "-") {
-				t.Fatalf("valkeytest: subscriber %s: %s", cmd, line)
+	for _, sub := range []struct {
+		cmd  string
+		list []string
+	}{{"SUBSCRIBE", o.Channels}, {"PSUBSCRIBE", o.Patterns}} {
+		if len(sub.list) == 0 {
+			continue
+		}
+		send(append([]string{sub.cmd}, sub.list...)...)
+		// One confirmation each, 6 lines: *3, $n, subscribe, $n, channel, :n
+		for range sub.list {
+			for i := 0; i < 6; i++ {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("valkeytest: subscriber %s: %v", sub.cmd, err)
+				}
+				if strings.HasPrefix(line, "-") {
+					t.Fatalf("valkeytest: subscriber %s: %s", sub.cmd, line)
+				}
 			}
 		}
 	}
