@@ -286,7 +286,7 @@ func contains(list []string, s string) bool {
 func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *findings, data *PubSubData) {
 	snap, err := clientlist.Read(ctx, conn)
 	if err != nil {
-		f.warn("could not read the clients: %s", errText(valkeyclient.Classify(err, conn.Target)))
+		f.fail("could not read the clients: %s", errText(valkeyclient.Classify(err, conn.Target)))
 		return
 	}
 	data.Notes = append(data.Notes, snap.Notes()...)
