@@ -39,13 +39,13 @@ type Client struct {
 // PubSub reports whether the client is in pub/sub mode (flag P, or any
 // subscription).
 func (c *Client) PubSub() bool {
-	return strings.IndexByte(c.Flags, 'P') >= 0 || c.Sub > 0 || c.PSub > 0 || c.SSub > 0
+	return strings.Contains(c.Flags, "P") || c.Sub > 0 || c.PSub > 0 || c.SSub > 0
 }
 
 // Normal reports whether the client is what CLIENT LIST TYPE normal lists:
 // neither pub/sub nor a replica or primary link.
 func (c *Client) Normal() bool {
-	return !c.PubSub() && strings.IndexAny(c.Flags, "SM") < 0
+	return !c.PubSub() && !strings.ContainsAny(c.Flags, "SM")
 }
 
 // Host is the address without its port ("" when Addr has none).
