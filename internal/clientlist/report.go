@@ -91,6 +91,7 @@ type ClientEntry struct {
 	ResolvesTo string `json:"resolves_to"`
 	Node       string `json:"node"`
 	group      string
+	pubsub     bool
 }
 
 // Finding is one problem found.
@@ -163,7 +164,7 @@ func Build(snap *Snapshot, o Options) *Report {
 				continue
 			}
 			e := ClientEntry{ID: c.ID, Addr: c.Addr, Name: c.Name, Lib: c.Lib(), AgeS: c.Age, IdleS: c.Idle,
-				Sub: c.Sub, PSub: c.PSub, SSub: c.SSub, OMemBytes: c.OMem, Flags: c.Flags, Node: n.Addr}
+				Sub: c.Sub, PSub: c.PSub, SSub: c.SSub, OMemBytes: c.OMem, Flags: c.Flags, Node: n.Addr, pubsub: c.PubSub()}
 			if c.ID == n.SelfID && n.SelfID != 0 {
 				e.ResolvesTo = Self
 			} else {
@@ -230,7 +231,7 @@ func groups(clients []ClientEntry) []Group {
 			resolves = resolves[:0]
 		}
 		cur.Connections++
-		if c.Sub > 0 || c.PSub > 0 || c.SSub > 0 || strings.IndexByte(c.Flags, 'P') >= 0 {
+		if c.pubsub {
 			cur.PubSub++
 		}
 		cur.OMemBytes += c.OMemBytes
