@@ -2,6 +2,7 @@ package clientlist
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -145,6 +146,43 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if got := r.AppendJSON(nil); !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("case %d (%q):\ngot\n%s\nwant\n%s", i, s, got, want.Bytes())
+		}
+	}
+}
+
+type fakeInventory struct{ droplets []doapi.Droplet }
+
+func (f fakeInventory) LoadInventory(_ context.Context, needs doapi.Needs) (*doapi.Inventory, error) {
+	inv := &doapi.Inventory{K8s: map[string]*doapi.KubernetesCluster{}}
+	if needs.Droplets {
+		inv.Droplets, inv.DropletsLoaded = f.droplets, true
+	}
+	for _, id := range needs.K8s {
+		if id == "bd5f5959-5e1e-4205-a714-a914373942af" {
+			inv.K8s[id] = &doapi.KubernetesCluster{ID: id, Name: "k8s-ams3-oxy"}
+		}
+	}
+	return inv, nil
+}
+
+func TestResolverFromDO(t *testing.T) {
+	resolve, err := ResolverFromDO(context.Background(), fakeInventory{[]doapi.Droplet{
+		{Name: "oxy-api-backend", PrivateIP: "10.110.0.5", PublicIP: "146.190.20.41"},
+		{Name: "pool-1", PrivateIP: "10.110.0.6", Tags: []string{"k8s", "k8s:bd5f5959-5e1e-4205-a714-a914373942af"}},
+		{Name: "pool-2", PrivateIP: "10.110.0.7", Tags: []string{"k8s:1d3b1a1c-0000-4000-8000-000000000000"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"10.110.0.5":    "droplet oxy-api-backend",
+		"146.190.20.41": "droplet oxy-api-backend",
+		"10.110.0.6":    "kubernetes node pool-1 (cluster k8s-ams3-oxy)",
+		"10.110.0.7":    "kubernetes node pool-2 (cluster 1d3b1a1c-0000-4000-8000-000000000000)",
+		"10.110.0.8":    "",
+	} {
+		if got := resolve(host); got != want {
+			t.Errorf("%s: %q, want %q", host, got, want)
 		}
 	}
 }
