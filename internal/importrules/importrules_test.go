@@ -22,6 +22,7 @@ var domain = []string{
 	"internal/backoff",
 	"internal/backup",
 	"internal/build",
+	"internal/clientlist",
 	"internal/config",
 	"internal/dbsettings",
 	"internal/doapi",

@@ -53,8 +53,19 @@ func Print(ios *iostreams.IOStreams, f Format, result any, renderText func(w io.
 	return err
 }
 
+// JSONAppender is a result that writes its own JSON, exactly as WriteJSON
+// would (two-space indent, HTML characters as they are, a final newline),
+// for a document too large to go through encoding/json's buffers.
+type JSONAppender interface {
+	AppendJSON(dst []byte) []byte
+}
+
 // WriteJSON writes v as one indented JSON document with a trailing newline.
 func WriteJSON(w io.Writer, v any) error {
+	if a, ok := v.(JSONAppender); ok {
+		_, err := w.Write(a.AppendJSON(nil))
+		return err
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

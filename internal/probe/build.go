@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/clientlist"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
@@ -89,7 +90,8 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 		case name == NameValkey:
 			c.Probe = &ValkeyProbe{Options: vopts, Connect: connect, Now: env.Now}
 		case name == NamePubSub:
-			c.Probe = &PubSubProbe{Connect: connect, Key: s.SocketIO.Key, Sharded: s.SocketIO.Sharded, Expected: s.SocketIO.ExpectedInstances}
+			c.Probe = &PubSubProbe{Connect: connect, Key: s.SocketIO.Key, Sharded: s.SocketIO.Sharded, Expected: s.SocketIO.ExpectedInstances,
+				Soft: softLimit(s, doClient)}
 		case name == NameRateLimit:
 			c.Probe = &RateLimitProbe{Connect: connect}
 		case name == NameDO:
@@ -98,4 +100,24 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 		checks = append(checks, c)
 	}
 	return checks
+}
+
+// softLimit reads the pub/sub soft output-buffer limit from the cluster's
+// DigitalOcean configuration when a token is set (nil otherwise: Valkey's
+// default applies).
+func softLimit(s *config.Settings, doClient func(context.Context) (DOClient, error)) func(context.Context) (clientlist.Limit, error) {
+	if s.DOToken == "" {
+		return nil
+	}
+	return func(ctx context.Context) (clientlist.Limit, error) {
+		c, err := doClient(ctx)
+		if err != nil {
+			return clientlist.DefaultSoft, err
+		}
+		api, ok := c.(clientlist.DOConfig)
+		if !ok {
+			return clientlist.DefaultSoft, nil
+		}
+		return clientlist.SoftFromDO(ctx, api, s.Cluster)
+	}
 }

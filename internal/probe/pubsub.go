@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/valkey-io/valkey-go"
 
+	"github.com/oxyhq/oxyctl/internal/clientlist"
 	"github.com/oxyhq/oxyctl/internal/socketio"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -19,13 +19,44 @@ type PubSubData struct {
 	Mode              string            `json:"mode"` // "classic" or "sharded"
 	ExpectedInstances int               `json:"expected_instances"`
 	Namespaces        []PubSubNamespace `json:"namespaces"`
+	// OutputBufferDisconnections is INFO stats'
+	// client_output_buffer_limit_disconnections, summed over the nodes
+	// (-1 when no node told).
+	OutputBufferDisconnections int64 `json:"output_buffer_disconnections"`
+	// Subscribers are the clients in pub/sub mode (CLIENT LIST).
+	Subscribers []PubSubSubscriber `json:"subscribers"`
+	// Stray are the clients on a request channel that are not adapter
+	// instances (classic adapter only).
+	Stray []clientlist.Stray `json:"stray"`
+	// Notes say what could not be looked at.
+	Notes []string `json:"notes"`
+}
+
+// PubSubSubscriber is one client in pub/sub mode.
+type PubSubSubscriber struct {
+	Node      string `json:"node"`
+	Addr      string `json:"addr"`
+	Name      string `json:"name"`
+	Sub       int64  `json:"sub"`
+	PSub      int64  `json:"psub"`
+	OMemBytes int64  `json:"omem_bytes"`
+	IdleS     int64  `json:"idle_s"`
+	// Instance is set when its subscriptions are shaped like an adapter
+	// instance's subscriber (see clientlist.InstanceShaped).
+	Instance bool `json:"instance"`
 }
 
 // PubSubNamespace is one Socket.IO namespace and the API instances
 // subscribed to it.
 type PubSubNamespace struct {
 	Namespace string `json:"namespace"`
-	Instances int64  `json:"instances"`
+	// Instances are the API instances: classic, the uids of the response
+	// channels (at most the request channel's subscribers; those when no
+	// uid is known); sharded, SHARDNUMSUB of the main channel.
+	Instances int64 `json:"instances"`
+	// RequestSubscribers is the request channel's NUMSUB (classic): more
+	// than Instances means a stray subscriber.
+	RequestSubscribers int64 `json:"request_subscribers"`
 	// Channel is the channel whose subscribers were counted.
 	Channel string `json:"channel"`
 	// UIDs are the instances' adapter uids (classic adapter only: one
@@ -45,6 +76,9 @@ type PubSubProbe struct {
 	// Expected is the number of instances each namespace should have (0:
 	// at least one is enough).
 	Expected int
+	// Soft gives the pub/sub soft output-buffer limit (nil:
+	// clientlist.DefaultSoft); an error is a note and the default applies.
+	Soft func(ctx context.Context) (clientlist.Limit, error)
 }
 
 // Run counts the instances.
@@ -53,7 +87,8 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 	if key == "" {
 		key = socketio.DefaultKey
 	}
-	data := &PubSubData{Key: key, Mode: "classic", ExpectedInstances: p.Expected, Namespaces: []PubSubNamespace{}}
+	data := &PubSubData{Key: key, Mode: "classic", ExpectedInstances: p.Expected, Namespaces: []PubSubNamespace{},
+		OutputBufferDisconnections: -1, Subscribers: []PubSubSubscriber{}, Stray: []clientlist.Stray{}, Notes: []string{}}
 	if p.Sharded {
 		data.Mode = "sharded"
 	}
@@ -79,6 +114,7 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 	data.Namespaces = nss
 
 	f := newFindings()
+	p.clients(ctx, conn, f, data)
 	var total int64
 	var parts []string
 	for _, ns := range nss {
@@ -102,6 +138,9 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 	summary := fmt.Sprintf("%s adapter %q: instances per namespace: %s", data.Mode, key, strings.Join(parts, ", "))
 	if p.Expected > 0 {
 		summary += fmt.Sprintf(" (expected %d)", p.Expected)
+	}
+	if len(data.Notes) > 0 {
+		summary += "; " + strings.Join(data.Notes, "; ")
 	}
 	return Outcome{Status: f.status, Detail: f.detail(summary), Data: data}
 }
@@ -162,7 +201,13 @@ func (p *PubSubProbe) classic(ctx context.Context, nodes []valkeyclient.Node, ke
 			return nil, c.err
 		}
 		for i := range out {
-			out[i].Instances += c.m[out[i].Channel]
+			out[i].RequestSubscribers += c.m[out[i].Channel]
+		}
+	}
+	for i := range out {
+		out[i].Instances = out[i].RequestSubscribers
+		if u := int64(len(out[i].UIDs)); u > 0 && u < out[i].Instances {
+			out[i].Instances = u
 		}
 	}
 	return out, nil
@@ -211,33 +256,9 @@ func (p *PubSubProbe) sharded(ctx context.Context, conn *valkeyclient.Conn, node
 	return out, nil
 }
 
-// eachNode runs fn on every node at once and returns the results; a panic
-// in fn becomes onPanic's result.
+// eachNode runs fn on every node's client at once (valkeyclient.EachNode).
 func eachNode[T any](nodes []valkeyclient.Node, fn func(valkey.Client) T, onPanic func(any) T) []T {
-	out := make([]T, 0, len(nodes))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, n := range nodes {
-		c := n.Client
-		wg.Add(1)
-		go func(c valkey.Client) {
-			defer wg.Done()
-			var r T
-			func() {
-				defer func() {
-					if p := recover(); p != nil {
-						r = onPanic(p)
-					}
-				}()
-				r = fn(c)
-			}()
-			mu.Lock()
-			out = append(out, r)
-			mu.Unlock()
-		}(c)
-	}
-	wg.Wait()
-	return out
+	return valkeyclient.EachNode(nodes, func(n valkeyclient.Node) T { return fn(n.Client) }, onPanic)
 }
 
 func sortedNamespaces(m map[string]*PubSubNamespace) []PubSubNamespace {
@@ -256,4 +277,78 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// clients reads CLIENT LIST and INFO on every node and judges the
+// subscribers: a stray on a request channel fails, a pattern subscriber's
+// output buffer over half the soft limit warns, and so do new output-buffer
+// disconnections. A refused read is a note.
+func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *findings, data *PubSubData) {
+	snap, err := clientlist.Read(ctx, conn)
+	if err != nil {
+		f.fail("could not read the clients: %s", errText(valkeyclient.Classify(err, conn.Target)))
+		return
+	}
+	data.Notes = append(data.Notes, snap.Notes()...)
+	cluster := len(snap.Nodes) > 1
+	// Pattern subscribers whose buffer could be over half a soft limit:
+	// only then is the limit looked up (DigitalOcean's takes API calls).
+	var full []*clientlist.Client
+	for _, n := range snap.Nodes {
+		label := ""
+		if cluster {
+			label = n.Addr + ": "
+		}
+		if n.OutputBufferDisconnections >= 0 {
+			data.OutputBufferDisconnections = max(data.OutputBufferDisconnections, 0) + n.OutputBufferDisconnections
+			f.counter(ctx, "pubsub:"+n.Addr+":client_output_buffer_limit_disconnections", label, n.OutputBufferDisconnections,
+				"clients cut off at the output-buffer limit (client_output_buffer_limit_disconnections: a cut subscriber missed what was published meanwhile)")
+		}
+		for i := range n.Clients {
+			c := &n.Clients[i]
+			if !c.PubSub() {
+				continue
+			}
+			data.Subscribers = append(data.Subscribers, PubSubSubscriber{Node: n.Addr, Addr: c.Addr, Name: c.Name,
+				Sub: c.Sub, PSub: c.PSub, OMemBytes: c.OMem, IdleS: c.Idle, Instance: clientlist.InstanceShaped(c)})
+			if c.PSub > 0 && c.OMem > clientlist.MinSoft/2 {
+				full = append(full, c)
+			}
+		}
+	}
+	if len(full) > 0 {
+		soft := p.soft(ctx, data)
+		for _, c := range full {
+			if c.OMem > soft.Bytes/2 {
+				f.warn("%s", clientlist.BufferMessage(c, soft))
+			}
+		}
+	}
+	if p.Sharded {
+		return
+	}
+	chans := make([]clientlist.RequestChannel, 0, len(data.Namespaces))
+	for _, ns := range data.Namespaces {
+		chans = append(chans, clientlist.RequestChannel{Namespace: ns.Namespace, Channel: ns.Channel,
+			Subscribers: ns.RequestSubscribers, Instances: len(ns.UIDs)})
+	}
+	sr := clientlist.Strays(snap, chans)
+	data.Stray = append(data.Stray, sr.Strays...)
+	for _, msg := range sr.Problems() {
+		f.fail("%s", msg)
+	}
+}
+
+// soft is the pub/sub soft output-buffer limit: DigitalOcean's when p.Soft
+// is set and answers, else Valkey's default (with a note saying why).
+func (p *PubSubProbe) soft(ctx context.Context, data *PubSubData) clientlist.Limit {
+	if p.Soft == nil {
+		return clientlist.DefaultSoft
+	}
+	l, err := p.Soft(ctx)
+	if err != nil {
+		data.Notes = append(data.Notes, "soft limit: "+errText(err)+" (judged against "+clientlist.DefaultSoft.From+")")
+		return clientlist.DefaultSoft
+	}
+	return l
 }

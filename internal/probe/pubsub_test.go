@@ -1,10 +1,7 @@
 package probe
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -16,52 +13,11 @@ import (
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
-// subscriber is a raw connection that subscribes the way an adapter
-// instance does (cmd is SUBSCRIBE or SSUBSCRIBE), closed when the test ends.
-func subscriber(t *testing.T, addr, password, cmd string, channels ...string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	r := bufio.NewReader(c)
-	send := func(args ...string) {
-		var b strings.Builder
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-		if _, err := c.Write([]byte(b.String())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if password != "" {
-		send("AUTH", password)
-		if line, _ := r.ReadString('\n'); !strings.HasPrefix(line, "+OK") {
-			t.Fatalf("AUTH: %q", line)
-		}
-	}
-	send(append([]string{cmd}, channels...)...)
-	// One confirmation per channel, 6 lines: *3, $9, subscribe, $n, channel, :n
-	for range channels {
-		for i := 0; i < 6; i++ {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%s: %v", cmd, err)
-			}
-			if strings.HasPrefix(line, "-") {
-				t.Fatalf("%s: %s", cmd, line)
-			}
-		}
-	}
-	_ = c.SetDeadline(time.Time{})
-}
-
 // instance subscribes like one classic adapter instance of namespace nsp.
-func instance(t *testing.T, addr, key, nsp, uid string) {
-	subscriber(t, addr, "", "SUBSCRIBE", key+"-request#"+nsp+"#", key+"-response#"+nsp+"#", key+"-response#"+nsp+"#"+uid+"#")
+func instance(t *testing.T, srv *valkeytest.Server, key, nsp, uid string) {
+	srv.Subscriber(t, valkeytest.SubscriberOptions{
+		Channels: []string{key + "-request#" + nsp + "#", key + "-response#" + nsp + "#", key + "-response#" + nsp + "#" + uid + "#"},
+		Patterns: []string{key + "#" + nsp + "#*"}})
 }
 
 func connector(url string) func(context.Context) (*valkeyclient.Conn, error) {
@@ -89,12 +45,12 @@ func TestPubSubClassic(t *testing.T) {
 		t.Fatalf("empty: %s %q %+v", out.Status, out.Detail, d)
 	}
 
-	instance(t, srv.Addr, "socket.io", "/", "AAAAAA")
-	instance(t, srv.Addr, "socket.io", "/", "BBBBBB")
-	instance(t, srv.Addr, "socket.io", "/chat", "CCCCCC")
-	instance(t, srv.Addr, "other", "/", "DDDDDD") // another key: not counted
+	instance(t, srv, "socket.io", "/", "AAAAAA")
+	instance(t, srv, "socket.io", "/", "BBBBBB")
+	instance(t, srv, "socket.io", "/chat", "CCCCCC")
+	instance(t, srv, "other", "/", "DDDDDD") // another key: not counted
 	// A pattern subscriber (like oxyctl pubsub tail) does not count.
-	subscriber(t, srv.Addr, "", "PSUBSCRIBE", "socket.io*")
+	srv.Subscriber(t, valkeytest.SubscriberOptions{Patterns: []string{"socket.io*"}})
 
 	out, d = runPubSub(t, p)
 	if out.Status != OK || d.Mode != "classic" || d.Key != "socket.io" {
@@ -117,10 +73,24 @@ func TestPubSubClassic(t *testing.T) {
 		t.Fatalf("expected 2: %s %q", out.Status, out.Detail)
 	}
 
+	// A plain subscriber of the request channel that is no instance: named.
+	stray := srv.Subscriber(t, valkeytest.SubscriberOptions{LocalAddr: "127.0.0.9", Name: "cli", Channels: []string{"socket.io-request#/#"}})
+	out, d = runPubSub(t, p)
+	who := stray.LocalAddr().String() + " (client name cli)"
+	if out.Status != Fail || !strings.HasPrefix(out.Detail, "stray subscriber "+who) || len(d.Stray) != 1 || d.Stray[0].Possible ||
+		d.Namespaces[0].Instances != 2 || d.Namespaces[0].RequestSubscribers != 3 {
+		t.Fatalf("stray: %s %q %+v", out.Status, out.Detail, d)
+	}
+	// A second one on another channel: two candidates for one extra subscriber.
+	srv.Subscriber(t, valkeytest.SubscriberOptions{Name: "other", Channels: []string{"unrelated"}})
+	if out, d = runPubSub(t, p); out.Status != Fail || !strings.Contains(out.Detail, "possible stray subscriber "+who) || len(d.Stray) != 2 {
+		t.Fatalf("possible strays: %s %q %+v", out.Status, out.Detail, d.Stray)
+	}
+
 	// The probe never subscribes: the counts are what the instances made.
 	cl := srv.Client(t)
 	n, err := cl.Do(context.Background(), cl.B().PubsubNumsub().Channel("socket.io-request#/#").Build()).AsIntMap()
-	if err != nil || n["socket.io-request#/#"] != 2 {
+	if err != nil || n["socket.io-request#/#"] != 3 {
 		t.Fatalf("NUMSUB after the probe: %v %v", n, err)
 	}
 }
@@ -168,9 +138,9 @@ func TestPubSubCluster(t *testing.T) {
 	t.Parallel()
 	c := valkeytest.StartCluster(t, valkeytest.Options{})
 	// Classic subscribers spread over the nodes: each node only knows its own.
-	instance(t, c.Nodes[0].Addr, "socket.io", "/", "AAAAAA")
-	instance(t, c.Nodes[1].Addr, "socket.io", "/", "BBBBBB")
-	instance(t, c.Nodes[2].Addr, "socket.io", "/", "CCCCCC")
+	instance(t, c.Nodes[0], "socket.io", "/", "AAAAAA")
+	instance(t, c.Nodes[1], "socket.io", "/", "BBBBBB")
+	instance(t, c.Nodes[2], "socket.io", "/", "CCCCCC")
 	out, d := runPubSub(t, &PubSubProbe{Connect: connector(c.URL), Expected: 3})
 	if out.Status != OK || len(d.Namespaces) != 1 || d.Namespaces[0].Instances != 3 || len(d.Namespaces[0].UIDs) != 3 {
 		t.Fatalf("classic cluster: %s %q %+v", out.Status, out.Detail, d)

@@ -61,7 +61,13 @@ run takes about as long as the slowest check, not the sum.
   pubsub  API instances subscribed per Socket.IO namespace (classic: PUBSUB
           NUMSUB <key>-request#<nsp>#; sharded: SHARDNUMSUB <key>#<nsp>#). It
           never subscribes. Fails when there are none, warns when fewer than
-          socketio.expected_instances.
+          socketio.expected_instances. CLIENT LIST: fails on a stray plain
+          subscriber of a request channel (more subscribers than instances,
+          named by address and client name); warns when clients were cut off
+          at the output-buffer limit (INFO client_output_buffer_limit_
+          disconnections) or a pattern subscriber's omem passes half the
+          soft limit (¼ of DigitalOcean's pubsub_client_output_buffer_limit
+          with a token, else 8 MiB).
   ratelimit
           can the API's limiter (rate-limit-redis) run on this server?
           SCRIPT EXISTS of the known rate-limit-redis scripts (6.0.1, 4.3.1;

@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/oxyhq/oxyctl/internal/cmd/clients"
 	"github.com/oxyhq/oxyctl/internal/cmd/database"
 	"github.com/oxyhq/oxyctl/internal/cmd/firewall"
 	"github.com/oxyhq/oxyctl/internal/cmd/health"
@@ -17,6 +18,7 @@ func opsCommands(f *cmdutil.Factory) []*cobra.Command {
 		health.NewCmdHealth(f, nil),
 		limits.NewCmdLimits(f),
 		pubsub.NewCmdPubsub(f),
+		clients.NewCmdClients(f, nil),
 		firewall.NewCmdFirewall(f),
 		database.NewCmdDatabase(f),
 	}

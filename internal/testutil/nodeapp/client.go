@@ -195,6 +195,10 @@ type EmitRequest struct {
 	From     string `json:"from,omitempty"`   // "A" (default) or "B"
 	Room     string `json:"room,omitempty"`   // room / fetch-sockets / room-ack: the room
 	Target   string `json:"target,omitempty"` // to-socket-id: client name (default b3, or a2 from B)
+	// Count and Size: flood sends Count broadcasts (default 100) of Size
+	// bytes (default 65536) to a room nobody is in.
+	Count int `json:"count,omitempty"`
+	Size  int `json:"size,omitempty"`
 	// WaitMs is how long to collect deliveries after the emit: 0 means the
 	// default (200 ms), negative means do not wait.
 	WaitMs int `json:"wait_ms,omitempty"`
@@ -205,7 +209,7 @@ var Scenarios = []string{
 	"all", "room", "rooms-except", "chat", "chat-all", "binary", "volatile", "volatile-compress",
 	"to-socket-id", "from-socket", "socket-to-room", "ack", "room-ack", "fetch-sockets", "all-rooms",
 	"server-side-emit", "server-side-emit-ack", "server-side-emit-binary", "sockets-join",
-	"sockets-leave", "disconnect-sockets",
+	"sockets-leave", "disconnect-sockets", "flood",
 }
 
 // Result is the harness's report of one scenario. Args use the JSON shape of

@@ -93,6 +93,10 @@ type Options struct {
 	SubscriptionMode        string        // sharded: dynamic (default), static, dynamic-private
 	RequestsTimeout         time.Duration // adapter requestsTimeout (default 5s)
 	SpecificResponseChannel bool          // classic: publishOnSpecificResponseChannel
+	// LocalAddressA and LocalAddressB are the source addresses of server
+	// A's and B's Valkey connections (e.g. 127.0.0.2), as if each ran on
+	// its own host.
+	LocalAddressA, LocalAddressB string
 
 	// Env adds environment variables (KEY=VALUE), e.g. DEBUG=socket.io*.
 	Env []string
@@ -163,6 +167,12 @@ func StartSocketIO(t testing.TB, o Options) *App {
 	}
 	if o.SpecificResponseChannel {
 		env = append(env, "SPECIFIC_RESPONSE_CHANNEL=1")
+	}
+	if o.LocalAddressA != "" {
+		env = append(env, "LOCAL_ADDRESS_A="+o.LocalAddressA)
+	}
+	if o.LocalAddressB != "" {
+		env = append(env, "LOCAL_ADDRESS_B="+o.LocalAddressB)
 	}
 	return start(t, "socketio", "harness.js", o, env)
 }
@@ -260,6 +270,7 @@ func RepoRoot() (string, error) { return repo.Root() }
 var appEnvKeys = []string{
 	"REDIS_URL", "REDIS_CA", "PORT", "HOST", "LIMITERS", "ADAPTER", "KEY",
 	"SUBSCRIPTION_MODE", "REQUESTS_TIMEOUT", "SPECIFIC_RESPONSE_CHANNEL", "EXIT_ON_STDIN_CLOSE",
+	"LOCAL_ADDRESS_A", "LOCAL_ADDRESS_B",
 }
 
 func baseEnv() []string {

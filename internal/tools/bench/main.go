@@ -1,4 +1,4 @@
-// Command bench measures `oxyctl limits` against valkey-cli on a local
+// Command bench measures `oxyctl limits` and `oxyctl clients` against valkey-cli on a local
 // valkey-server, and prints the ratios the product targets:
 //
 //   - list --top 20 on 1,000,000 counters + 200,000 other keys, against a bare
@@ -17,6 +17,8 @@
 //     one list (target <= 1.0x), with the watch's peak RSS (target < 48 MiB);
 //   - health with every check against local servers and stand-ins: the wall
 //     time against the slowest check's latency (target: at most 50 ms more).
+//   - clients -o json with 10,000 connections open (target < 1 s and < 32 MiB
+//     RSS), next to valkey-cli CLIENT LIST.
 //
 // Run it from the repository (it builds ./cmd/oxyctl): go run ./internal/tools/bench
 // It needs valkey-server and valkey-cli (or VALKEY_SERVER / VALKEY_CLI) on PATH.
@@ -45,7 +47,8 @@ var (
 	flagRuns      = flag.Int("runs", 3, "runs per measurement (the median is reported)")
 	flagDelay     = flag.Duration("delay", 10*time.Millisecond, "latency the proxy adds in each direction")
 	flagPace      = flag.String("pace", "100000,20000", "--pace values for the latency benchmark (keys per second; each paced scan is watched for at most 10s)")
-	flagOnly      = flag.String("only", "", "comma-separated subset: list,reset,cluster,proxy,pace,watch,health")
+	flagOnly      = flag.String("only", "", "comma-separated subset: list,reset,cluster,proxy,pace,watch,health,clients")
+	flagClients   = flag.Int("clients", 10000, "connections open during the clients benchmark")
 	flagProfile   = flag.String("cpuprofile", "", "write a CPU profile of the in-process cluster scans (parallel) to this file")
 	flagSlowCLI   = flag.Bool("slow-cli", false, "also time valkey-cli reading GET/PTTL from stdin (one round trip per command; minutes)")
 )
@@ -168,6 +171,11 @@ func run() error {
 	}
 	if want("health") {
 		if err := e.benchHealth(ctx); err != nil {
+			return err
+		}
+	}
+	if want("clients") {
+		if err := e.benchClients(ctx); err != nil {
 			return err
 		}
 	}

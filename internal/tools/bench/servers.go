@@ -39,18 +39,19 @@ func freePort() (int, error) {
 
 // startServer starts a valkey-server on a free port (three tries: a port
 // found free may be taken before the server binds it).
-func (e *env) startServer(ctx context.Context, cluster bool) (*server, error) {
+// extra are more server arguments.
+func (e *env) startServer(ctx context.Context, cluster bool, extra ...string) (*server, error) {
 	var err error
 	for range 3 {
 		var s *server
-		if s, err = e.startServerOnce(ctx, cluster); err == nil {
+		if s, err = e.startServerOnce(ctx, cluster, extra); err == nil {
 			return s, nil
 		}
 	}
 	return nil, err
 }
 
-func (e *env) startServerOnce(ctx context.Context, cluster bool) (*server, error) {
+func (e *env) startServerOnce(ctx context.Context, cluster bool, extra []string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -64,6 +65,7 @@ func (e *env) startServerOnce(ctx context.Context, cluster bool) (*server, error
 	if cluster {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(e.server, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -23,8 +23,9 @@ function redactURL(raw) {
 
 // redisFromEnv builds an ioredis client from REDIS_URL (redis:// or
 // rediss://, password in the URL) and REDIS_CA (a PEM file, used for
-// rediss://). name tags the connection in CLIENT LIST.
-function redisFromEnv(Redis, name) {
+// rediss://). name tags the connection in CLIENT LIST; extra adds ioredis
+// options (e.g. a Connector).
+function redisFromEnv(Redis, name, extra) {
   const url = process.env.REDIS_URL;
   if (!url) {
     throw new Error("REDIS_URL is not set (want redis://[user:password@]host:port or rediss://...)");
@@ -42,6 +43,7 @@ function redisFromEnv(Redis, name) {
       opts.tls.ca = fs.readFileSync(process.env.REDIS_CA);
     }
   }
+  Object.assign(opts, extra || {});
   const client = new Redis(url, opts);
   let lastError = "";
   client.on("error", (err) => {

@@ -13,6 +13,8 @@
 //   REQUESTS_TIMEOUT     adapter requestsTimeout in ms (default 5000)
 //   SPECIFIC_RESPONSE_CHANNEL=1  classic only: publishOnSpecificResponseChannel
 //   PORT                 control port (default 0 = random); HOST (default 127.0.0.1)
+//   LOCAL_ADDRESS_A, LOCAL_ADDRESS_B  the source address of server A's (B's)
+//                        Valkey connections, e.g. 127.0.0.2, as if each ran on its own host
 //
 // Control endpoints (JSON):
 //   GET  /uids       {"adapter","key","A":{"/":uid,"/chat":uid},"B":{...}}
@@ -20,7 +22,8 @@
 //   GET  /received   every event the clients received so far (?since=N)
 //   GET  /server-events  server-side events received by A and B (?since=N)
 //   GET  /scenarios  the scenario names
-//   POST /emit       {"scenario": NAME, "from": "A"|"B", "wait_ms": N, "room": R}
+//   POST /emit       {"scenario": NAME, "from": "A"|"B", "wait_ms": N, "room": R,
+//                    "count": N, "size": N (flood: N broadcasts of N bytes)}
 //                    makes server `from` (default A) emit; answers with what
 //                    was emitted and what the clients / servers received.
 // Prints "READY <control port>" on stdout once every client is connected and
@@ -31,6 +34,9 @@ const { Server } = require("socket.io");
 const { io: ioc } = require("socket.io-client");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 const { Redis } = require("ioredis");
+const StandaloneConnector = require("ioredis/built/connectors/StandaloneConnector").default;
+const net = require("node:net");
+const tls = require("node:tls");
 const lib = require("../common/lib.js");
 
 const ADAPTER = process.env.ADAPTER || "classic";
@@ -72,9 +78,37 @@ function adapterFor(pub, sub) {
   throw new Error(`ADAPTER=${ADAPTER}: want classic or sharded`);
 }
 
+// boundConnector makes ioredis connect from localAddress (ioredis passes no
+// such option to net.connect itself).
+function boundConnector(localAddress) {
+  return class extends StandaloneConnector {
+    connect() {
+      const { options } = this;
+      this.connecting = true;
+      return new Promise((resolve, reject) => {
+        process.nextTick(() => {
+          if (!this.connecting) return reject(new Error("Connection is closed."));
+          const o = Object.assign({ host: options.host, port: options.port, localAddress }, options.tls || {});
+          try {
+            this.stream = options.tls ? tls.connect(o) : net.createConnection(o);
+          } catch (err) {
+            return reject(err);
+          }
+          this.stream.once("error", (err) => {
+            this.firstError = err;
+          });
+          resolve(this.stream);
+        });
+      });
+    }
+  };
+}
+
 async function startServer(name) {
-  const pub = lib.redisFromEnv(Redis, `oxyctl-interop-sio-${name}-pub`);
-  const sub = lib.redisFromEnv(Redis, `oxyctl-interop-sio-${name}-sub`);
+  const local = process.env[`LOCAL_ADDRESS_${name}`];
+  const extra = local ? { Connector: boundConnector(local) } : {};
+  const pub = lib.redisFromEnv(Redis, `oxyctl-interop-sio-${name}-pub`, extra);
+  const sub = lib.redisFromEnv(Redis, `oxyctl-interop-sio-${name}-sub`, extra);
   await Promise.all([lib.waitReady(pub, 15000), lib.waitReady(sub, 15000)]);
   const httpServer = http.createServer();
   const io = new Server(httpServer, { adapter: adapterFor(pub, sub) });
@@ -254,6 +288,14 @@ const SCENARIOS = {
   "sockets-leave": async (io) => {
     io.in("room1").socketsLeave("room9");
     return { event: null, args: [], rooms: ["room1"], except: [], flags: {}, leave_rooms: ["room9"] };
+  },
+  flood: (io, req) => {
+    // count broadcasts of size bytes to a room nobody is in: every adapter
+    // instance's pattern subscription receives them all.
+    const count = Number(req.count || 100);
+    const payload = "x".repeat(Number(req.size || 65536));
+    for (let i = 0; i < count; i++) io.to("flood-nobody").emit("flood", i, payload);
+    return { event: "flood", args: [count], rooms: ["flood-nobody"], except: [], flags: {} };
   },
   "disconnect-sockets": async (io) => {
     // A room nobody is in: the request is published but disconnects no one.

@@ -1,0 +1,56 @@
+package clientlist
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
+)
+
+// TestReadCluster: every node is read, each with the id of oxyctl's own
+// connection to it.
+func TestReadCluster(t *testing.T) {
+	t.Parallel()
+	c := valkeytest.StartCluster(t, valkeytest.Options{})
+	c.Nodes[1].Subscriber(t, valkeytest.SubscriberOptions{Name: "on-node-1", Channels: []string{"socket.io-request#/#"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := valkeyclient.Connect(ctx, valkeyclient.Options{URL: c.URL, Timeout: 5 * time.Second, ClientName: "oxyctl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	snap, err := Read(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Nodes) != 3 {
+		t.Fatalf("%d nodes", len(snap.Nodes))
+	}
+	found := 0
+	for _, n := range snap.Nodes {
+		self := false
+		for _, cl := range n.Clients {
+			if cl.ID == n.SelfID {
+				self = cl.Name == "oxyctl"
+			}
+			if cl.Name == "on-node-1" {
+				found++
+				if n.Addr != c.Nodes[1].Addr {
+					t.Fatalf("the subscriber of node 1 listed on %s", n.Addr)
+				}
+			}
+		}
+		if !self || n.MaxClients != 10000 || n.OutputBufferDisconnections != 0 || n.Note != "" {
+			t.Fatalf("node %s: self %v %+v", n.Addr, self, n)
+		}
+	}
+	if found != 1 {
+		t.Fatalf("subscriber found %d times", found)
+	}
+	if r := Build(snap, Options{Soft: DefaultSoft}); r.Cap != 30000 || r.Total < 4 {
+		t.Fatalf("total %d cap %d", r.Total, r.Cap)
+	}
+}

@@ -1,0 +1,188 @@
+package clientlist
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/oxyhq/oxyctl/internal/doapi"
+)
+
+func snapshot(t *testing.T, list string) *Snapshot {
+	t.Helper()
+	cs, err := Parse(list, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Snapshot{Nodes: []Node{{Addr: "127.0.0.1:6379", Clients: cs, SelfID: 10, Connected: int64(len(cs)), MaxClients: 10000, OutputBufferDisconnections: 0}}}
+}
+
+const twoInstances = `id=1 addr=10.0.0.2:1000 name=api-a-sub flags=P sub=6 psub=2 omem=0
+id=2 addr=10.0.0.2:1001 name=api-a-pub flags=N
+id=3 addr=10.0.0.3:1000 name=api-b-sub flags=P sub=4 psub=2 omem=0
+id=4 addr=10.0.0.3:1001 name=api-b-pub flags=N
+id=10 addr=10.0.0.9:5000 name=oxyctl flags=N
+`
+
+func TestStrays(t *testing.T) {
+	chans := func(subs int64) []RequestChannel {
+		return []RequestChannel{{Namespace: "/", Channel: "socket.io-request#/#", Subscribers: subs, Instances: 2}}
+	}
+	// No surplus: nothing, whatever the shapes.
+	if sr := Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 flags=P sub=1\n"), chans(2)); len(sr.Strays) != 0 || sr.Unnamed {
+		t.Fatalf("no surplus: %+v", sr)
+	}
+	// One extra subscriber, one candidate: named.
+	sr := Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 name=cli flags=P sub=1\nid=6 addr=10.0.0.8:1 name=tail flags=P psub=1\n"), chans(3))
+	if len(sr.Strays) != 1 || sr.Strays[0].Addr != "10.0.0.7:1" || sr.Strays[0].Possible || sr.Unnamed {
+		t.Fatalf("one stray: %+v", sr)
+	}
+	if p := sr.Problems(); len(p) != 1 || !strings.HasPrefix(p[0], "stray subscriber 10.0.0.7:1 (client name cli): ") {
+		t.Fatalf("problems %q", p)
+	}
+	// Two candidates for one extra subscriber: possible.
+	sr = Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 flags=P sub=1\nid=6 addr=10.0.0.8:1 flags=P sub=2\n"), chans(3))
+	if len(sr.Strays) != 2 || !sr.Strays[0].Possible || !strings.HasPrefix(sr.Problems()[1], "possible stray subscriber 10.0.0.8:1 (no client name)") {
+		t.Fatalf("possible: %+v %q", sr, sr.Problems())
+	}
+	// An extra subscriber that looks like an instance: not named, but said.
+	sr = Strays(snapshot(t, twoInstances), chans(3))
+	if len(sr.Strays) != 0 || !sr.Unnamed || !strings.Contains(sr.Problems()[0], "has 3 subscribers but 2 adapter instances") {
+		t.Fatalf("unnamed: %+v %q", sr, sr.Problems())
+	}
+	// No uid known (an adapter without per-instance response channels): not judged.
+	if sr := Strays(snapshot(t, twoInstances), []RequestChannel{{Channel: "x", Subscribers: 5}}); len(sr.Surplus) != 0 {
+		t.Fatalf("no uid: %+v", sr)
+	}
+}
+
+func TestBuild(t *testing.T) {
+	snap := snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 name=cli flags=P sub=1 idle=40\nid=6 addr=10.0.0.2:1002 name=api-a-sub flags=P psub=1 omem=5000000 lib-name=ioredis lib-ver=5\n")
+	resolve := func(h string) string {
+		if h == "10.0.0.2" {
+			return "droplet api-a"
+		}
+		return ""
+	}
+	r := Build(snap, Options{Soft: DefaultSoft, Resolve: resolve, Channels: []RequestChannel{{Channel: "socket.io-request#/#", Subscribers: 3, Instances: 2}}})
+	if r.Total != 7 || r.Cap != 10000 || len(r.Groups) != 4 || len(r.Clients) != 7 {
+		t.Fatalf("%+v", r)
+	}
+	g := r.Groups[0]
+	if g.Key != "10.0.0.2" || g.ResolvesTo != "droplet api-a" || g.Connections != 3 || g.PubSub != 2 || g.OMemBytes != 5000000 ||
+		strings.Join(g.Names, ",") != "api-a-pub,api-a-sub" || strings.Join(g.Libs, ",") != "ioredis 5" {
+		t.Fatalf("group %+v", g)
+	}
+	if g := r.Groups[3]; g.Key != "10.0.0.9" || g.ResolvesTo != Self {
+		t.Fatalf("own group %+v", g)
+	}
+	if len(r.Findings) != 2 || r.Findings[0].Kind != KindStray || r.Findings[0].Client != "10.0.0.7:1" || r.Findings[1].Kind != KindBuffer || !r.HasError() {
+		t.Fatalf("findings %+v", r.Findings)
+	}
+
+	// --type and --group.
+	r = Build(snap, Options{Type: TypePubSub, Group: GroupName})
+	if len(r.Clients) != 4 || len(r.Groups) != 3 || r.Groups[0].Key != "api-a-sub" || r.Groups[0].Connections != 2 || len(r.Findings) != 0 {
+		t.Fatalf("pubsub by name: %+v", r)
+	}
+	r = Build(snap, Options{Type: TypeNormal, Group: GroupNone})
+	if len(r.Clients) != 3 || len(r.Groups) != 0 {
+		t.Fatalf("normal, no groups: %+v", r)
+	}
+
+	// Headroom: 80 % of maxclients.
+	snap.Nodes[0].MaxClients = 9
+	if r = Build(snap, Options{}); len(r.Findings) != 0 {
+		t.Fatalf("7 of 9 is 77 %%: %+v", r.Findings)
+	}
+	snap.Nodes[0].MaxClients = 8
+	if r = Build(snap, Options{}); len(r.Findings) != 1 || r.Findings[0].Kind != KindHeadroom || r.Findings[0].Severity != SevWarning ||
+		!strings.Contains(r.Findings[0].Message, "7 connections, 87% of the cap of 8") {
+		t.Fatalf("headroom: %+v", r.Findings)
+	}
+
+	// CLIENT LIST refused: the note, and the total from INFO.
+	snap.Nodes[0].Clients, snap.Nodes[0].Note, snap.Nodes[0].Connected = nil, RefusedNote, 3
+	if r = Build(snap, Options{}); r.Total != 3 || len(r.Clients) != 0 || len(r.Notes) != 1 || r.Notes[0] != RefusedNote {
+		t.Fatalf("refused: %+v", r)
+	}
+}
+
+func TestSoftFromConfig(t *testing.T) {
+	if l, ok := SoftFromConfig(doapi.Config{ConfigKey: float64(64)}); !ok || l.Bytes != 16<<20 || !strings.Contains(l.From, "64 MiB") {
+		t.Fatalf("%+v %v", l, ok)
+	}
+	for _, cfg := range []doapi.Config{{}, {ConfigKey: "32"}, {ConfigKey: float64(0)}} {
+		if _, ok := SoftFromConfig(cfg); ok {
+			t.Fatalf("%v: ok", cfg)
+		}
+	}
+}
+
+// TestAppendJSONMatchesEncodingJSON: the hand-written encoder writes what
+// encoding/json writes (indent 2, no HTML escaping), for reports with
+// every kind of string.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	odd := []string{"", "plain", `quote " and \ backslash`, "<html> & co", "tab\there\nnew\x01line", "é ü 日本", "\u2028\u2029", "bad \xff utf8", "\x7f"}
+	snap := snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 name=cli flags=P sub=1 idle=40\n")
+	for i, s := range odd {
+		r := Build(snap, Options{Soft: DefaultSoft, Group: []string{GroupAddr, GroupName, GroupNone}[i%3],
+			Resolve: func(string) string { return s }, Notes: odd[:i], Channels: []RequestChannel{{Channel: s, Subscribers: 3, Instances: 2}}})
+		if i%2 == 0 {
+			r.Clients[0].Name, r.Clients[0].Lib = s, s
+			r.Findings = append(r.Findings, Finding{Severity: s, Kind: s, Client: s, Name: s, Message: s})
+		}
+		if i == 4 {
+			r.Clients, r.Findings = []ClientEntry{}, []Finding{}
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.AppendJSON(nil); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("case %d (%q):\ngot\n%s\nwant\n%s", i, s, got, want.Bytes())
+		}
+	}
+}
+
+type fakeInventory struct{ droplets []doapi.Droplet }
+
+func (f fakeInventory) LoadInventory(_ context.Context, needs doapi.Needs) (*doapi.Inventory, error) {
+	inv := &doapi.Inventory{K8s: map[string]*doapi.KubernetesCluster{}}
+	if needs.Droplets {
+		inv.Droplets, inv.DropletsLoaded = f.droplets, true
+	}
+	for _, id := range needs.K8s {
+		if id == "bd5f5959-5e1e-4205-a714-a914373942af" {
+			inv.K8s[id] = &doapi.KubernetesCluster{ID: id, Name: "k8s-ams3-oxy"}
+		}
+	}
+	return inv, nil
+}
+
+func TestResolverFromDO(t *testing.T) {
+	resolve, err := ResolverFromDO(context.Background(), fakeInventory{[]doapi.Droplet{
+		{Name: "oxy-api-backend", PrivateIP: "10.110.0.5", PublicIP: "146.190.20.41"},
+		{Name: "pool-1", PrivateIP: "10.110.0.6", Tags: []string{"k8s", "k8s:bd5f5959-5e1e-4205-a714-a914373942af"}},
+		{Name: "pool-2", PrivateIP: "10.110.0.7", Tags: []string{"k8s:1d3b1a1c-0000-4000-8000-000000000000"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"10.110.0.5":    "droplet oxy-api-backend",
+		"146.190.20.41": "droplet oxy-api-backend",
+		"10.110.0.6":    "kubernetes node pool-1 (cluster k8s-ams3-oxy)",
+		"10.110.0.7":    "kubernetes node pool-2 (cluster 1d3b1a1c-0000-4000-8000-000000000000)",
+		"10.110.0.8":    "",
+	} {
+		if got := resolve(host); got != want {
+			t.Errorf("%s: %q, want %q", host, got, want)
+		}
+	}
+}
