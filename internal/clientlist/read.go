@@ -2,12 +2,9 @@ package clientlist
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -93,7 +90,7 @@ func readNode(ctx context.Context, n valkeyclient.Node) (Node, error) {
 	)
 	if id, err := res[0].AsInt64(); err == nil {
 		node.SelfID = id
-	} else if !refused(err) {
+	} else if !valkeyclient.IsRefused(err) {
 		return node, fmt.Errorf("CLIENT ID on %s: %w", n.Addr, err)
 	}
 	list, err := res[1].ToString()
@@ -104,14 +101,14 @@ func readNode(ctx context.Context, n valkeyclient.Node) (Node, error) {
 		if node.Clients, err = Parse(list, make([]Client, 0, strings.Count(list, "\n")+1)); err != nil {
 			return node, fmt.Errorf("%s: %w", n.Addr, err)
 		}
-	case refused(err):
+	case valkeyclient.IsRefused(err):
 		notes = append(notes, RefusedNote)
 	default:
 		return node, fmt.Errorf("CLIENT LIST on %s: %w", n.Addr, err)
 	}
 	for i, section := range []string{"clients", "stats"} {
 		info, err := res[2+i].ToString()
-		if refused(err) {
+		if valkeyclient.IsRefused(err) {
 			notes = append(notes, "could not look: INFO "+section+" is refused by the server")
 			continue
 		}
@@ -149,16 +146,4 @@ func infoField(info, name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// refused reports whether the server refused the command itself (renamed
-// away: "ERR unknown command"; an ACL: "NOPERM").
-// TODO(coordinator): use valkeyclient.IsRefused (ratecheck branch) once merged.
-func refused(err error) bool {
-	var ve *valkey.ValkeyError
-	if !errors.As(err, &ve) {
-		return false
-	}
-	s := ve.Error()
-	return strings.HasPrefix(s, "NOPERM") || strings.HasPrefix(strings.ToLower(strings.TrimPrefix(s, "ERR ")), "unknown command")
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/oxyhq/oxyctl/internal/human"
 )
 
 // Self is how oxyctl's own connection is labelled.
@@ -259,18 +261,5 @@ func addUniq(list []string, s string) []string {
 // BufferMessage says that a subscriber's output buffer passed half the soft limit.
 func BufferMessage(c *Client, soft Limit) string {
 	return fmt.Sprintf("subscriber %s holds %s of unsent output, over half the pub/sub soft limit of %s (%s): it reads slower than messages arrive and is cut off at the limit, losing what was published meanwhile",
-		who(c.Addr, c.Name), IEC(c.OMem), IEC(soft.Bytes), soft.From)
-}
-
-// IEC formats a byte count (1.5 MiB, 512 KiB, 12 B).
-func IEC(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
+		who(c.Addr, c.Name), human.Bytes(c.OMem), human.Bytes(soft.Bytes), soft.From)
 }

@@ -27,6 +27,7 @@ var domain = []string{
 	"internal/dbsettings",
 	"internal/doapi",
 	"internal/glob",
+	"internal/human",
 	"internal/policy",
 	"internal/probe",
 	"internal/ratelimit",

@@ -14,6 +14,7 @@ import (
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/human"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
@@ -278,7 +279,7 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 
 func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, n *ValkeyNode) {
 	if n.MaxMemoryBytes > 0 && float64(n.UsedMemoryBytes) > p.MemoryWarn*float64(n.MaxMemoryBytes) {
-		f.warn("%smemory %s of maxmemory %s (%.1f%%, above %.0f%%)", label, humanBytes(n.UsedMemoryBytes), humanBytes(n.MaxMemoryBytes), n.MemoryPct, p.MemoryWarn*100)
+		f.warn("%smemory %s of maxmemory %s (%.1f%%, above %.0f%%)", label, human.Bytes(n.UsedMemoryBytes), human.Bytes(n.MaxMemoryBytes), n.MemoryPct, p.MemoryWarn*100)
 	}
 	// The eviction policy and evicted keys are the ratelimit check's: what
 	// they break is the limiter's counters (RateLimitProbe).
@@ -304,9 +305,9 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 		}
 		parts = append(parts, strings.TrimPrefix(head+", "+plural(n.ConnectedClients, "client"), ", "))
 		if n.UsedMemoryBytes > 0 {
-			mem := "memory " + humanBytes(n.UsedMemoryBytes)
+			mem := "memory " + human.Bytes(n.UsedMemoryBytes)
 			if n.MaxMemoryBytes > 0 {
-				mem += fmt.Sprintf(" of %s (%.1f%%)", humanBytes(n.MaxMemoryBytes), n.MemoryPct)
+				mem += fmt.Sprintf(" of %s (%.1f%%)", human.Bytes(n.MaxMemoryBytes), n.MemoryPct)
 			} else {
 				mem += " (no maxmemory)"
 			}
@@ -376,19 +377,6 @@ func percentile(ds []time.Duration, q int) time.Duration {
 		rank = 1
 	}
 	return s[rank-1]
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func uptime(s int64) string {

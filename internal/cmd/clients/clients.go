@@ -17,6 +17,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/doapi"
+	"github.com/oxyhq/oxyctl/internal/human"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/socketio"
@@ -182,7 +183,7 @@ func render(w io.Writer, th *output.Theme, rep *clientlist.Report, group string)
 	if rep.Cap > 0 {
 		capText = fmt.Sprintf("cap %d (maxclients)", rep.Cap)
 	}
-	fmt.Fprintf(w, "%d connections, %s; pub/sub soft limit %s (%s)\n", rep.Total, capText, clientlist.IEC(rep.SoftLimitBytes), rep.SoftLimitFrom)
+	fmt.Fprintf(w, "%d connections, %s; pub/sub soft limit %s (%s)\n", rep.Total, capText, human.Bytes(rep.SoftLimitBytes), rep.SoftLimitFrom)
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -197,7 +198,7 @@ func render(w io.Writer, th *output.Theme, rep *clientlist.Report, group string)
 		rows := make([][]string, 0, len(rep.Groups))
 		for _, g := range rep.Groups {
 			rows = append(rows, []string{dash(g.Key), dash(g.ResolvesTo), strconv.Itoa(g.Connections), strconv.Itoa(g.PubSub),
-				clientlist.IEC(g.OMemBytes), seconds(g.MaxIdleS), dash(strings.Join(g.Names, ", ")), dash(strings.Join(g.Libs, ", "))})
+				human.Bytes(g.OMemBytes), seconds(g.MaxIdleS), dash(strings.Join(g.Names, ", ")), dash(strings.Join(g.Libs, ", "))})
 		}
 		fmt.Fprintln(w)
 		fmt.Fprint(w, th.Table([]string{head, "RESOLVES TO", "CONNS", "PUBSUB", "OMEM", "MAX IDLE", "NAMES", "LIBS"}, rows))
@@ -207,7 +208,7 @@ func render(w io.Writer, th *output.Theme, rep *clientlist.Report, group string)
 		for _, c := range rep.Clients {
 			rows = append(rows, []string{strconv.FormatInt(c.ID, 10), c.Addr, dash(c.Name), dash(c.Lib), seconds(c.AgeS), seconds(c.IdleS),
 				strconv.FormatInt(c.Sub, 10), strconv.FormatInt(c.PSub, 10), strconv.FormatInt(c.SSub, 10),
-				clientlist.IEC(c.OMemBytes), c.Flags, dash(c.ResolvesTo)})
+				human.Bytes(c.OMemBytes), c.Flags, dash(c.ResolvesTo)})
 		}
 		fmt.Fprintln(w)
 		fmt.Fprint(w, th.Table([]string{"ID", "ADDR", "NAME", "LIB", "AGE", "IDLE", "SUB", "PSUB", "SSUB", "OMEM", "FLAGS", "RESOLVES TO"}, rows))

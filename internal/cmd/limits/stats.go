@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
+	"github.com/oxyhq/oxyctl/internal/human"
 	"github.com/oxyhq/oxyctl/internal/output"
 	"github.com/oxyhq/oxyctl/internal/ratelimit"
 )
@@ -82,7 +83,7 @@ func statsRun(ctx context.Context, opts *statsOptions) error {
 		case m.Error != "":
 			fmt.Fprintf(w, "memory        unknown (%s)\n", m.Error)
 		case m.SampledKeys > 0:
-			fmt.Fprintf(w, "memory        ~%s (estimate from %d sampled keys)\n", bytesIEC(m.EstimatedBytes), m.SampledKeys)
+			fmt.Fprintf(w, "memory        ~%s (estimate from %d sampled keys)\n", human.Bytes(m.EstimatedBytes), m.SampledKeys)
 		}
 		fmt.Fprintln(w)
 		rows := make([][]string, 0, len(res.Histogram))
@@ -115,16 +116,4 @@ func bar(n, most int64, width int) string {
 	}
 	k := int(n * int64(width) / most)
 	return strings.Repeat("#", max(k, 1))
-}
-
-func bytesIEC(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
