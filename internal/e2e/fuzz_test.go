@@ -33,6 +33,8 @@ func FuzzCommandReplies(f *testing.F) {
 		{"PTTL", []string{"limits", "get", "203.0.113.7"}},
 		{"TYPE", []string{"limits", "reset", "203.0.113.7", "--yes"}},
 		{"PSUBSCRIBE", []string{"pubsub", "tail", "--count", "1", "--duration", "1s"}},
+		{"CLIENT", []string{"clients"}},
+		{"SCRIPT", []string{"health", "--check", "ratelimit"}},
 	}
 	f.Fuzz(func(t *testing.T, which uint8, reply []byte) {
 		tc := targets[int(which)%len(targets)]

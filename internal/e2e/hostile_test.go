@@ -27,6 +27,8 @@ var valkeyCommands = []struct {
 }{
 	{[]string{"health", "--check", "valkey"}, 1, true},
 	{[]string{"health", "--check", "pubsub"}, 1, false},
+	{[]string{"health", "--check", "ratelimit"}, 1, false},
+	{[]string{"clients"}, 3, false},
 	{[]string{"limits", "list"}, 3, true},
 	{[]string{"limits", "get", "203.0.113.7"}, 3, false},
 	{[]string{"limits", "reset", "203.0.113.7", "--yes"}, 3, false},
@@ -90,7 +92,7 @@ func TestHostileServerMatrix(t *testing.T) {
 	perClass := map[string]int{}
 	failed := map[string]int{}
 	for _, hc := range cases {
-		label := fmt.Sprintf("%s/%s=%q", strings.Join(hc.args[:2], " "), hc.name, clipReply(hc.reply))
+		label := fmt.Sprintf("%s/%s=%q", strings.Join(hc.args[:min(2, len(hc.args))], " "), hc.name, clipReply(hc.reply))
 		s := hostile.Start(t, func(args []string) string {
 			if args[0] == hc.name {
 				return hc.reply
@@ -101,7 +103,7 @@ func TestHostileServerMatrix(t *testing.T) {
 		runtime.ReadMemStats(&before)
 		r := oxyctl(t, map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr, "OXYCTL_TIMEOUT": "2s"}, append(hc.args, "-o", "json")...)
 		runtime.ReadMemStats(&after)
-		class := strings.Join(hc.args[:2], " ")
+		class := strings.Join(hc.args[:min(2, len(hc.args))], " ")
 		perClass[class]++
 		problem := ""
 		switch {
@@ -189,6 +191,7 @@ func TestHostileSilentServer(t *testing.T) {
 		{"TYPE", []string{"limits", "reset", "203.0.113.7", "--yes"}},
 		{"SCAN", []string{"limits", "list"}},
 		{"PUBSUB", []string{"pubsub", "channels"}},
+		{"CLIENT", []string{"clients"}},
 	} {
 		s := hostile.Start(t, func(a []string) string {
 			if a[0] == tc.name {

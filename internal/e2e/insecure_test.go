@@ -16,7 +16,7 @@ func TestRedisInsecure(t *testing.T) {
 	checkError(t, oxyctl(t, env, "-o", "json", "limits", "list"), 3, "tls", true)
 	for _, args := range [][]string{
 		{"limits", "list"}, {"limits", "get", "203.0.113.7"}, {"pubsub", "channels"},
-		{"health", "--check", "valkey"}, {"-o", "json", "limits", "stats"},
+		{"health", "--check", "valkey"}, {"-o", "json", "limits", "stats"}, {"clients"},
 	} {
 		r := oxyctl(t, env, append([]string{"--redis-insecure"}, args...)...)
 		if r.code > 1 {

@@ -73,6 +73,8 @@ func TestLeaks(t *testing.T) {
 		{name: "pubsub tail --duration", args: []string{"pubsub", "tail", "--duration", "100ms"}},
 		{name: "health", args: []string{"health"}},
 		{name: "health --check valkey,pubsub", args: []string{"health", "--check", "valkey,pubsub"}},
+		{name: "health --check ratelimit", args: []string{"health", "--check", "ratelimit"}},
+		{name: "clients", args: []string{"clients"}},
 		{name: "firewall list", args: []string{"firewall", "list"}},
 		{name: "firewall audit", args: []string{"firewall", "audit", "--policy", policy}},
 		// failures leave nothing behind either

@@ -77,8 +77,8 @@ func refusedRuns() []refusedRun {
 		{args: []string{"pubsub", "tail", "--count", "2"}, traffic: true},
 		{args: []string{"pubsub", "tail", "--duration", "200ms", "--requests"}},
 		{args: []string{"pubsub", "tail", "--sharded-subscribe", "--duration", "200ms"}},
-		// MERGE: add once `oxyctl clients` is on main:
-		// {args: []string{"clients"}},
+		{args: []string{"clients"}},
+		{args: []string{"clients", "--type", "pubsub", "--group", "name"}},
 	}
 	// Every health check that talks to Valkey, one run each (a new check
 	// joins by itself; its exit code and refusals go in the maps above).

@@ -52,7 +52,7 @@ func TestSecrets(t *testing.T) {
 		{"health"}, {"limits", "list"}, {"limits", "get", "198.51.100.23"}, {"limits", "stats"},
 		{"limits", "reset", "203.0.113.7", "--dry-run"}, {"limits", "reset", "--all", "--dry-run"},
 		{"limits", "block", "203.0.113.7", "--dry-run"}, {"limits", "list", "--watch", "--interval", "50ms", "--rounds", "2"},
-		{"pubsub", "channels"}, {"pubsub", "tail", "--duration", "200ms"},
+		{"pubsub", "channels"}, {"pubsub", "tail", "--duration", "200ms"}, {"clients"},
 		{"firewall", "list"}, {"firewall", "audit", "--policy", policy}, {"firewall", "apply", "--policy", policy, "--dry-run"}, {"firewall", "export"},
 		// Writes: each saves a backup under XDG_STATE_HOME, inside dir, which is searched below.
 		{"firewall", "allow", "--ip", "10.110.0.77", "--for", "1h", "--reason", "secrets test", "--yes"},
