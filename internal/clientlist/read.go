@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/valkey-io/valkey-go"
+
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
@@ -52,8 +54,12 @@ func (s *Snapshot) Notes() []string {
 	return out
 }
 
-// RefusedNote is the note of a node whose CLIENT LIST is refused.
-const RefusedNote = "could not look: CLIENT LIST is refused by the server"
+// RefusedNote is the note of a node whose CLIENT LIST is refused;
+// UnsupportedNote of one that does not know it (a Redis-compatible server).
+const (
+	RefusedNote     = "could not look: CLIENT LIST is refused by the server"
+	UnsupportedNote = "could not look: the server has no CLIENT LIST"
+)
 
 // Read asks every node, at once, for CLIENT ID and CLIENT LIST (in one
 // pipeline, so that the id is the listing connection's own) and for INFO
@@ -88,9 +94,12 @@ func readNode(ctx context.Context, n valkeyclient.Node) (Node, error) {
 		c.B().Info().Section("clients").Build(),
 		c.B().Info().Section("stats").Build(),
 	)
+	// A server that answers CLIENT ID with an error (refused, or a
+	// Redis-compatible one without it: "unknown subcommand") only leaves
+	// oxyctl's own connection unlabelled.
 	if id, err := res[0].AsInt64(); err == nil {
 		node.SelfID = id
-	} else if !valkeyclient.IsRefused(err) {
+	} else if _, reply := valkey.IsValkeyErr(err); !reply {
 		return node, fmt.Errorf("CLIENT ID on %s: %w", n.Addr, err)
 	}
 	list, err := res[1].ToString()
@@ -103,12 +112,14 @@ func readNode(ctx context.Context, n valkeyclient.Node) (Node, error) {
 		}
 	case valkeyclient.IsRefused(err):
 		notes = append(notes, RefusedNote)
+	case valkeyclient.IsUnsupported(err):
+		notes = append(notes, UnsupportedNote)
 	default:
 		return node, fmt.Errorf("CLIENT LIST on %s: %w", n.Addr, err)
 	}
 	for i, section := range []string{"clients", "stats"} {
 		info, err := res[2+i].ToString()
-		if valkeyclient.IsRefused(err) {
+		if valkeyclient.IsRefused(err) || valkeyclient.IsUnsupported(err) {
 			notes = append(notes, "could not look: INFO "+section+" is refused by the server")
 			continue
 		}

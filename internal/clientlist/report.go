@@ -217,8 +217,19 @@ func groups(clients []ClientEntry) []Group {
 	out := []Group{}
 	var cur *Group
 	var resolves []string
+	self := 0 // oxyctl's own connections in the group
 	flush := func() {
 		if cur != nil {
+			// The address oxyctl connects from may hold others' connections
+			// too (an API instance on the same machine): say so, rather
+			// than call the whole group oxyctl's.
+			if others := cur.Connections - self; self > 0 && others > 0 {
+				for i, r := range resolves {
+					if r == Self {
+						resolves[i] = fmt.Sprintf("%s and %d other connection%s", Self, others, map[bool]string{true: "", false: "s"}[others == 1])
+					}
+				}
+			}
 			cur.ResolvesTo = strings.Join(resolves, ", ")
 			sort.Strings(cur.Names)
 			sort.Strings(cur.Libs)
@@ -231,6 +242,10 @@ func groups(clients []ClientEntry) []Group {
 			out = append(out, Group{Key: c.group, Names: []string{}, Libs: []string{}})
 			cur = &out[len(out)-1]
 			resolves = resolves[:0]
+			self = 0
+		}
+		if c.ResolvesTo == Self {
+			self++
 		}
 		cur.Connections++
 		if c.pubsub {

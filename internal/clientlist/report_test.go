@@ -186,3 +186,24 @@ func TestResolverFromDO(t *testing.T) {
 		}
 	}
 }
+
+// The address oxyctl connects from may also hold others' connections (an
+// API instance on the same machine): the group says so instead of calling
+// every connection oxyctl's; the client rows still label only its own.
+func TestBuildSelfShared(t *testing.T) {
+	snap := snapshot(t, twoInstances+"id=11 addr=10.0.0.9:5001 name=api-c-pub flags=N\nid=12 addr=10.0.0.9:5002 name=api-c-sub flags=P sub=3 psub=1\n")
+	r := Build(snap, Options{Soft: DefaultSoft})
+	g := r.Groups[len(r.Groups)-1]
+	if g.Key != "10.0.0.9" || g.Connections != 3 || g.ResolvesTo != Self+" and 2 other connections" {
+		t.Fatalf("shared group %+v", g)
+	}
+	var self int
+	for _, c := range r.Clients {
+		if c.ResolvesTo == Self {
+			self++
+		}
+	}
+	if self != 1 {
+		t.Fatalf("%d clients labelled as oxyctl's", self)
+	}
+}

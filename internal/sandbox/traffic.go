@@ -107,17 +107,18 @@ func refresh(ctx context.Context, c valkey.Client) error {
 // Two API instances, as the classic adapter names them: 6-character uids.
 var instanceUIDs = []string{"9UUkUo", "bYMSRr"}
 
-// instances subscribe the way two adapter instances of namespace "/" do
-// (request and response channels), so `pubsub channels` and the health
-// check count two.
+// instances subscribe the way two adapter instances of namespace "/" do,
+// each on one connection: the broadcast pattern, the request channel and
+// the response channels, so `pubsub channels`, `clients` and the health
+// check see two.
 func instances(ctx context.Context, c valkey.Client, key string) []func() {
 	var stops []func()
 	for _, uid := range instanceUIDs {
 		dc, cancel := c.Dedicate()
+		dc.SetPubSubHooks(valkey.PubSubHooks{OnMessage: func(valkey.PubSubMessage) {}})
 		channels := []string{key + "-request#/#", key + "-response#/#", key + "-response#/#" + uid + "#"}
-		go func() {
-			_ = dc.Receive(ctx, dc.B().Subscribe().Channel(channels...).Build(), func(valkey.PubSubMessage) {})
-		}()
+		_ = dc.Do(ctx, dc.B().Psubscribe().Pattern(key+"#/#*").Build()).Error()
+		_ = dc.Do(ctx, dc.B().Subscribe().Channel(channels...).Build()).Error()
 		stops = append(stops, func() { cancel() })
 	}
 	return stops

@@ -135,25 +135,40 @@ func IsAuthReply(reply string) bool { return authCode(reply) != "" }
 // made on that server; the one reading that needs it says so, and the rest
 // go on. A network error, a timeout or any other reply is not a refusal.
 func IsRefused(err error) bool {
-	if err == nil {
-		return false
-	}
-	var reply string
-	var vErr *valkey.ValkeyError
-	var rErr *resp.Error
-	switch {
-	case errors.As(err, &vErr):
-		reply = vErr.Error()
-	case errors.As(err, &rErr):
-		reply = rErr.Msg
-	default:
+	reply, ok := serverReply(err)
+	if !ok {
 		return false
 	}
 	if strings.HasPrefix(reply, "NOPERM") {
 		return true
 	}
-	// valkey-go drops the "ERR " of a reply; package resp keeps it.
-	return strings.HasPrefix(strings.ToLower(strings.TrimPrefix(reply, "ERR ")), "unknown command")
+	return strings.HasPrefix(strings.ToLower(reply), "unknown command")
+}
+
+// IsUnsupported reports whether err is a server that does not know a
+// subcommand ("ERR unknown subcommand 'LIST'": a Redis-compatible server
+// without CLIENT LIST). Like a refusal, that read cannot be made there; it
+// is kept apart from IsRefused because it says nothing about what a
+// provider allows (a SCRIPT subcommand unknown is not scripting refused).
+func IsUnsupported(err error) bool {
+	reply, ok := serverReply(err)
+	return ok && strings.HasPrefix(strings.ToLower(reply), "unknown subcommand")
+}
+
+// serverReply is the text of a server's error reply without its "ERR "
+// (valkey-go drops it; package resp keeps it), and whether err is one.
+func serverReply(err error) (string, bool) {
+	var vErr *valkey.ValkeyError
+	var rErr *resp.Error
+	switch {
+	case err == nil:
+		return "", false
+	case errors.As(err, &vErr):
+		return strings.TrimPrefix(vErr.Error(), "ERR "), true
+	case errors.As(err, &rErr):
+		return strings.TrimPrefix(rErr.Msg, "ERR "), true
+	}
+	return "", false
 }
 
 func isTimeout(err error) bool {

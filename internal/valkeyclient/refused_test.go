@@ -71,6 +71,18 @@ func TestIsRefused(t *testing.T) {
 			t.Errorf("%s: IsRefused(%v) = %v, want %v", c.name, c.err, got, c.want)
 		}
 	}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&resp.Error{Msg: "ERR unknown subcommand 'LIST'. Try CLIENT HELP."}, true},
+		{&resp.Error{Msg: "ERR unknown command 'client'"}, false}, {wrongType, false},
+		{script, false}, {noperm, false}, {network, false}, {nil, false},
+	} {
+		if got := IsUnsupported(c.err); got != c.want {
+			t.Errorf("IsUnsupported(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
 	if notInt == nil || wrongType == nil || network == nil {
 		t.Fatalf("the non-refusals did not fail: %v %v %v", notInt, wrongType, network)
 	}
