@@ -186,6 +186,7 @@ var Tour = [][]string{
 	{"health"},
 	{"limits", "list"},
 	{"pubsub", "tail", "--count", "5"},
+	{"clients", "--type", "pubsub"},
 	{"firewall", "audit"},
 }
 
