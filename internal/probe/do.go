@@ -105,12 +105,14 @@ func (p *DOProbe) Run(ctx context.Context) Outcome {
 	default:
 		f.fail("cluster %s is %q, not online", cl.Name, cl.Status)
 	}
+	// A pending maintenance is named, not judged: it is scheduled work,
+	// not a problem (what it did, once performed, is an event that warns).
+	var pending string
 	if m := cl.Maintenance; m != nil && m.Pending {
-		what := "maintenance pending for the window " + strings.TrimSpace(m.Day+" "+m.Hour)
+		pending = "maintenance pending for the window " + strings.TrimSpace(m.Day+" "+m.Hour)
 		if len(m.Description) > 0 {
-			what += ": " + strings.Join(m.Description, "; ")
+			pending += ": " + strings.Join(m.Description, "; ")
 		}
-		f.warn("%s", what)
 	}
 	// The event log is one reading among several: when it cannot be read,
 	// the check says so and judges the rest.
@@ -140,6 +142,9 @@ func (p *DOProbe) Run(ctx context.Context) Outcome {
 	summary := fmt.Sprintf("%s %s: %s %s, %s, %d %s, %s", cl.Name, cl.Status, cl.Engine, cl.Version, cl.Size, cl.NumNodes, nodes, cl.Region)
 	if m := cl.Maintenance; m != nil {
 		summary += fmt.Sprintf(", maintenance %s %s", m.Day, m.Hour)
+	}
+	if pending != "" {
+		summary += "; " + pending
 	}
 	if eventsNote != "" {
 		summary += "; " + eventsNote
