@@ -215,7 +215,8 @@ func infoField(t *testing.T, cl valkey.Client, section, field string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return atoi(parseInfo(s)[field])
+	n, _ := valkeyclient.ParseInfo(s).Int(field)
+	return n
 }
 
 // A user whose ACL refuses INFO (but INFO cluster, which connecting needs) still gets the scripting verdict; each

@@ -8,12 +8,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/clientlist"
 	"github.com/oxyhq/oxyctl/internal/human"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -23,8 +23,6 @@ const (
 	DefaultPings        = 5
 	DefaultCertWarnDays = 21
 	DefaultMemoryWarn   = 0.90
-	// DefaultClientsWarn warns when connected clients reach this share of maxclients.
-	DefaultClientsWarn = 0.80
 )
 
 // ValkeyData are the facts of the valkey check.
@@ -149,29 +147,20 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		f.fail("the cluster has no node serving slots (CLUSTER SLOTS is empty)")
 		return Outcome{Status: Fail, Detail: f.detail(""), Data: data}
 	}
-	nodes := make([]ValkeyNode, len(servers))
-	var wg sync.WaitGroup
-	for i, vn := range servers {
-		wg.Add(1)
-		go func(i int, a string, c valkey.Client) {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					nodes[i] = ValkeyNode{Addr: a, Error: fmt.Sprintf("internal error (a bug): %v", r)}
-				}
-			}()
-			n := p.node(ctx, a, c, conn.Cluster, t)
-			if t.TLS {
-				if a == t.Addr() {
-					n.TLS = data.TLS
-				} else if info, err := p.inspect(ctx, a, tlsCfg, now); err == nil {
-					n.TLS = info
-				}
+	nodes := valkeyclient.EachNode(servers, func(vn valkeyclient.Node) ValkeyNode {
+		n := p.node(ctx, vn.Addr, vn.Client, conn.Cluster, t)
+		if t.TLS {
+			if vn.Addr == t.Addr() {
+				n.TLS = data.TLS
+			} else if info, err := p.inspect(ctx, vn.Addr, tlsCfg, now); err == nil {
+				n.TLS = info
 			}
-			nodes[i] = n
-		}(i, vn.Addr, vn.Client)
+		}
+		return n
+	}, func(r any) ValkeyNode { return ValkeyNode{Error: fmt.Sprintf("internal error (a bug): %v", r)} })
+	for i := range nodes {
+		nodes[i].Addr = servers[i].Addr // also of a node whose reading panicked
 	}
-	wg.Wait()
 	data.Nodes = nodes
 
 	var all []time.Duration
@@ -243,7 +232,8 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 		n.Error = "INFO: " + errText(valkeyclient.Classify(err, t))
 		return n
 	}
-	kv := parseInfo(info)
+	kv := valkeyclient.ParseInfo(info)
+	num := func(name string) int64 { v, _ := kv.Int(name); return v } // absent: 0
 	if v := kv["valkey_version"]; v != "" {
 		n.Server, n.Version = "valkey", v
 	} else if name := kv["server_name"]; name != "" && kv[name+"_version"] != "" { // another server that names itself as Valkey does
@@ -252,17 +242,17 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 		n.Server, n.Version = "redis", kv["redis_version"]
 	}
 	n.Role = kv["role"]
-	n.UptimeS = atoi(kv["uptime_in_seconds"])
-	n.ConnectedClients = atoi(kv["connected_clients"])
-	n.MaxClients = atoi(kv["maxclients"])
+	n.UptimeS = num("uptime_in_seconds")
+	n.ConnectedClients = num("connected_clients")
+	n.MaxClients = num("maxclients")
 	if n.MaxClients > 0 {
 		n.ClientsPct = float64(int64(float64(n.ConnectedClients)/float64(n.MaxClients)*1000+0.5)) / 10
 	}
-	n.UsedMemoryBytes = atoi(kv["used_memory"])
-	n.MaxMemoryBytes = atoi(kv["maxmemory"])
+	n.UsedMemoryBytes = num("used_memory")
+	n.MaxMemoryBytes = num("maxmemory")
 	n.MaxMemoryPolicy = kv["maxmemory_policy"]
-	n.EvictedKeys = atoi(kv["evicted_keys"])
-	n.RejectedConnections = atoi(kv["rejected_connections"])
+	n.EvictedKeys = num("evicted_keys")
+	n.RejectedConnections = num("rejected_connections")
 	if n.MaxMemoryBytes > 0 {
 		n.MemoryPct = float64(int64(float64(n.UsedMemoryBytes)/float64(n.MaxMemoryBytes)*1000+0.5)) / 10
 	}
@@ -272,7 +262,7 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 			n.Error = "CLUSTER INFO: " + errText(valkeyclient.Classify(err, t))
 			return n
 		}
-		n.ClusterState = parseInfo(ci)["cluster_state"]
+		n.ClusterState = valkeyclient.ParseInfo(ci)["cluster_state"]
 	}
 	return n
 }
@@ -284,8 +274,8 @@ func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, 
 	// The eviction policy and evicted keys are the ratelimit check's: what
 	// they break is the limiter's counters (RateLimitProbe).
 	f.counter(ctx, "valkey:"+n.Addr+":rejected_connections", label, n.RejectedConnections, "connections rejected (maxclients reached)")
-	if n.MaxClients > 0 && float64(n.ConnectedClients) >= DefaultClientsWarn*float64(n.MaxClients) {
-		f.warn("%sconnections %d of maxclients %d (%.1f%%, at or above %.0f%%): new connections are refused at the cap", label, n.ConnectedClients, n.MaxClients, n.ClientsPct, DefaultClientsWarn*100)
+	if n.MaxClients > 0 && n.ConnectedClients*100 >= clientlist.HeadroomPercent*n.MaxClients {
+		f.warn("%sconnections %d of maxclients %d (%.1f%%, at or above %d%%): new connections are refused at the cap", label, n.ConnectedClients, n.MaxClients, n.ClientsPct, clientlist.HeadroomPercent)
 	}
 	if n.ClusterState != "" && n.ClusterState != "ok" {
 		f.fail("%scluster_state is %s", label, n.ClusterState)
@@ -335,34 +325,11 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 
 // errText is an error's message and hint on one line.
 func errText(err error) string {
-	msg := oneLine(err.Error())
+	msg := apperr.OneLine(err.Error())
 	if h := apperr.HintOf(err); h != "" {
-		msg += " — " + oneLine(h)
+		msg += " — " + apperr.OneLine(h)
 	}
 	return msg
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// parseInfo reads INFO's key:value lines.
-func parseInfo(s string) map[string]string {
-	m := map[string]string{}
-	s = strings.TrimPrefix(s, "txt:") // a RESP3 verbatim string
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-func atoi(s string) int64 {
-	n, _ := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	return n
 }
 
 // percentile is the nearest-rank percentile of ds (q in 1..100).

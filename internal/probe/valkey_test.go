@@ -133,7 +133,7 @@ func TestValkeyMemoryAndEviction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		used := atoi(parseInfo(info)["used_memory"])
+		used, _ := valkeyclient.ParseInfo(info).Int("used_memory")
 		max := used * 100 / 95 // about 95 % used
 		if err := cl.Do(ctx, cl.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", strconv.FormatInt(max, 10)).Build()).Error(); err != nil {
 			t.Fatal(err)
@@ -251,7 +251,8 @@ func clientsOf(t *testing.T, srv *valkeytest.Server) func() int64 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return atoi(parseInfo(s)["connected_clients"])
+		n, _ := valkeyclient.ParseInfo(s).Int("connected_clients")
+		return n
 	}
 }
 
