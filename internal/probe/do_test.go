@@ -151,14 +151,3 @@ func TestDOProbeEvents(t *testing.T) {
 		t.Fatalf("spec violations: %v", v)
 	}
 }
-
-func TestSizeMemory(t *testing.T) {
-	for slug, want := range map[string]int64{"db-s-1vcpu-1gb": 1024, "db-s-2vcpu-4gb": 4096, "m-8vcpu-64gb": 65536, "db-s-1vcpu-512mb": 0, "custom": 0, "": 0} {
-		if got := SizeMemoryMiB(slug); got != want {
-			t.Errorf("%s: %d MiB, want %d", slug, got, want)
-		}
-	}
-	if ConnectionCap(1024) != 10000 || ConnectionCap(4096) != 16384 || ConnectionCap(65536) != 262144 {
-		t.Fatalf("caps %d %d %d", ConnectionCap(1024), ConnectionCap(4096), ConnectionCap(65536))
-	}
-}

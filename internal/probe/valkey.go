@@ -14,6 +14,7 @@ import (
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/clientlist"
+	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/human"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -40,18 +41,29 @@ type ValkeyData struct {
 	// TLS is the handshake with the URL's host; null for redis://.
 	TLS   *TLSInfo     `json:"tls"`
 	Nodes []ValkeyNode `json:"nodes"`
+	// PlanSize and PlanCap are the DigitalOcean cluster's size and its
+	// connection cap, max(10000, 4 per MiB), when a token is set (PlanError
+	// says why they could not be read).
+	PlanSize  string `json:"plan_size,omitempty"`
+	PlanCap   int64  `json:"plan_cap,omitempty"`
+	PlanError string `json:"plan_error,omitempty"`
 }
 
 // ValkeyNode is one server (the only one when standalone).
 type ValkeyNode struct {
-	Addr                string   `json:"addr"`
-	Role                string   `json:"role"`
-	Server              string   `json:"server"`
-	Version             string   `json:"version"`
-	UptimeS             int64    `json:"uptime_s"`
-	ConnectedClients    int64    `json:"connected_clients"`
-	MaxClients          int64    `json:"maxclients"`  // INFO maxclients; 0 when INFO has none
-	ClientsPct          float64  `json:"clients_pct"` // connected / maxclients × 100; 0 without maxclients
+	Addr             string `json:"addr"`
+	Role             string `json:"role"`
+	Server           string `json:"server"`
+	Version          string `json:"version"`
+	UptimeS          int64  `json:"uptime_s"`
+	ConnectedClients int64  `json:"connected_clients"`
+	MaxClients       int64  `json:"maxclients"` // INFO maxclients; 0 when INFO has none
+	// Cap is what connections are judged against: the smaller of
+	// maxclients and, on DigitalOcean, the plan's cap; CapFrom says which
+	// ("maxclients" or "plan"; "" with no cap known).
+	Cap                 int64    `json:"cap"`
+	CapFrom             string   `json:"cap_from"`
+	ClientsPct          float64  `json:"clients_pct"` // connected / cap × 100; 0 without a cap
 	UsedMemoryBytes     int64    `json:"used_memory_bytes"`
 	MaxMemoryBytes      int64    `json:"maxmemory_bytes"`
 	MemoryPct           float64  `json:"memory_pct"` // used / maxmemory × 100; 0 without maxmemory
@@ -79,7 +91,11 @@ type ValkeyProbe struct {
 	CertWarnDays int
 	// MemoryWarn warns when used memory is above this share of maxmemory (default 0.9).
 	MemoryWarn float64
-	Now        func() time.Time
+	// Plan, when set (a DigitalOcean token is), reads the cluster's plan,
+	// whose connection cap may be below maxclients; it runs alongside the
+	// server's reading.
+	Plan func(ctx context.Context) (doapi.Plan, error)
+	Now  func() time.Time
 }
 
 func (p *ValkeyProbe) defaults() {
@@ -120,6 +136,7 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		}
 	}
 
+	plan := p.readPlan(ctx)
 	conn, err := p.Connect(ctx)
 	// The certificate is inspected after connecting, so that a server that
 	// never answers the handshake cannot eat the connection's time; it is
@@ -162,6 +179,18 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		nodes[i].Addr = servers[i].Addr // also of a node whose reading panicked
 	}
 	data.Nodes = nodes
+	pl, planErr := plan()
+	if planErr != nil {
+		data.PlanError = errText(planErr)
+	}
+	data.PlanSize, data.PlanCap = pl.Size, pl.ConnectionCap
+	for i := range nodes {
+		n := &nodes[i]
+		n.Cap, n.CapFrom = doapi.ConnectionCap(n.MaxClients, pl)
+		if n.Cap > 0 {
+			n.ClientsPct = float64(int64(float64(n.ConnectedClients)/float64(n.Cap)*1000+0.5)) / 10
+		}
+	}
 
 	var all []time.Duration
 	for i := range nodes {
@@ -178,7 +207,7 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		if data.Server == "" {
 			data.Server, data.Version = n.Server, n.Version
 		}
-		p.judgeNode(ctx, f, label, n)
+		p.judgeNode(ctx, f, label, n, pl)
 		if conn.Cluster && n.TLS != nil && n.Addr != t.Addr() {
 			judgeTLS(f, n.Addr, n.TLS, now, p.CertWarnDays)
 		}
@@ -197,7 +226,12 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		data.PingP50MS, data.PingMaxMS = p50.Milliseconds(), max.Milliseconds()
 		data.PingP50US, data.PingMaxUS = p50.Microseconds(), max.Microseconds()
 	}
-	return Outcome{Status: f.status, Detail: f.detail(p.summary(data)), Data: data}
+	summary := p.summary(data)
+	if data.PlanError != "" {
+		// A note: connections are still judged against maxclients.
+		summary = strings.TrimPrefix(summary+"; could not read the plan's connection cap from DigitalOcean: "+data.PlanError, "; ")
+	}
+	return Outcome{Status: f.status, Detail: f.detail(summary), Data: data}
 }
 
 // inspect is inspectTLS bounded to 3s and to half the time left.
@@ -245,9 +279,6 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 	n.UptimeS = num("uptime_in_seconds")
 	n.ConnectedClients = num("connected_clients")
 	n.MaxClients = num("maxclients")
-	if n.MaxClients > 0 {
-		n.ClientsPct = float64(int64(float64(n.ConnectedClients)/float64(n.MaxClients)*1000+0.5)) / 10
-	}
 	n.UsedMemoryBytes = num("used_memory")
 	n.MaxMemoryBytes = num("maxmemory")
 	n.MaxMemoryPolicy = kv["maxmemory_policy"]
@@ -267,15 +298,15 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 	return n
 }
 
-func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, n *ValkeyNode) {
+func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, n *ValkeyNode, plan doapi.Plan) {
 	if n.MaxMemoryBytes > 0 && float64(n.UsedMemoryBytes) > p.MemoryWarn*float64(n.MaxMemoryBytes) {
 		f.warn("%smemory %s of maxmemory %s (%.1f%%, above %.0f%%)", label, human.Bytes(n.UsedMemoryBytes), human.Bytes(n.MaxMemoryBytes), n.MemoryPct, p.MemoryWarn*100)
 	}
 	// The eviction policy and evicted keys are the ratelimit check's: what
 	// they break is the limiter's counters (RateLimitProbe).
 	f.counter(ctx, "valkey:"+n.Addr+":rejected_connections", label, n.RejectedConnections, "connections rejected (maxclients reached)")
-	if n.MaxClients > 0 && n.ConnectedClients*100 >= clientlist.HeadroomPercent*n.MaxClients {
-		f.warn("%sconnections %d of maxclients %d (%.1f%%, at or above %d%%): new connections are refused at the cap", label, n.ConnectedClients, n.MaxClients, n.ClientsPct, clientlist.HeadroomPercent)
+	if n.Cap > 0 && n.ConnectedClients*100 >= clientlist.HeadroomPercent*n.Cap {
+		f.warn("%sconnections %d of %s (%.1f%%, at or above %d%%): new connections are refused at the cap", label, n.ConnectedClients, doapi.CapText(n.Cap, n.CapFrom, plan), n.ClientsPct, clientlist.HeadroomPercent)
 	}
 	if n.ClusterState != "" && n.ClusterState != "ok" {
 		f.fail("%scluster_state is %s", label, n.ClusterState)
@@ -308,6 +339,9 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 		}
 	} else {
 		return ""
+	}
+	if d.PlanCap > 0 {
+		parts = append(parts, fmt.Sprintf("DigitalOcean's %s plan caps connections at %d", d.PlanSize, d.PlanCap))
 	}
 	if d.Pings > 0 {
 		parts = append(parts, fmt.Sprintf("ping p50 %s max %s", micros(d.PingP50US), micros(d.PingMaxUS)))
@@ -371,4 +405,35 @@ func plural(n int64, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// readPlan starts reading the DigitalOcean plan (when Plan is set) and
+// returns the wait for it. The wait ends at ctx's end: the plan is one
+// reading among several and never holds the check past its deadline.
+func (p *ValkeyProbe) readPlan(ctx context.Context) func() (doapi.Plan, error) {
+	if p.Plan == nil {
+		return func() (doapi.Plan, error) { return doapi.Plan{}, nil }
+	}
+	type result struct {
+		plan doapi.Plan
+		err  error
+	}
+	ch := make(chan result, 1) // buffered: a late answer never blocks
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				ch <- result{err: fmt.Errorf("internal error (a bug): %v", r)}
+			}
+		}()
+		pl, err := p.Plan(ctx)
+		ch <- result{pl, err}
+	}()
+	return func() (doapi.Plan, error) {
+		select {
+		case r := <-ch:
+			return r.plan, r.err
+		case <-ctx.Done():
+			return doapi.Plan{}, ctx.Err()
+		}
+	}
 }
