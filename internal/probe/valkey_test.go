@@ -363,6 +363,21 @@ func TestValkeyPlanCap(t *testing.T) {
 		t.Fatalf("maxclients below the plan: %s %q node %+v", out.Status, out.Detail, n)
 	}
 
+	// The plan is read alongside the server: a slow API and a slow server
+	// take about as long as the slower of the two, not their sum.
+	stub.Inject(dostub.Fault{Op: "databases_list_clusters", Delay: 300 * time.Millisecond, Times: 1})
+	p = valkeyProbe(srv.URL, "")
+	p.Plan = planFrom(stub)
+	p.Connect = func(ctx context.Context) (*valkeyclient.Conn, error) {
+		time.Sleep(300 * time.Millisecond)
+		return valkeyclient.Connect(ctx, p.Options)
+	}
+	start := time.Now()
+	out, d = runValkey(t, p)
+	if took := time.Since(start); took > 550*time.Millisecond || d.PlanCap != 10000 || out.Status != OK {
+		t.Fatalf("slow API and server: took %s (want about 300ms), plan cap %d, %s %q", took, d.PlanCap, out.Status, out.Detail)
+	}
+
 	// The plan cannot be read: a note; connections are judged against maxclients.
 	stub.Inject(dostub.Fault{Op: "databases_list_clusters", Status: 500})
 	p = valkeyProbe(srv.URL, "")
