@@ -11,11 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -217,8 +215,8 @@ func isTyped(err error) bool {
 // report prints err (one line, plus a hint line in text) and returns its code.
 func report(ios *iostreams.IOStreams, f *cmdutil.Factory, err error) int {
 	code, kind := apperr.Classify(err)
-	msg := redact.String(oneLine(err.Error()))
-	hint := redact.String(oneLine(apperr.HintOf(err)))
+	msg := redact.String(apperr.OneLine(err.Error()))
+	hint := redact.String(apperr.OneLine(apperr.HintOf(err)))
 	if code == apperr.ExitUsage && kind == "usage" && hint == "" {
 		hint = "run 'oxyctl --help' for usage"
 	}
@@ -244,21 +242,3 @@ func report(ios *iostreams.IOStreams, f *cmdutil.Factory, err error) int {
 	}
 	return code
 }
-
-// oneLine makes an error message one line of at most maxMessage bytes: a
-// server or API can put megabytes in an error reply.
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.ReplaceAll(s, "\r", " ")
-	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
-	if len(s) > maxMessage {
-		cut := maxMessage
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = fmt.Sprintf("%s... (%d bytes more)", s[:cut], len(s)-cut)
-	}
-	return s
-}
-
-const maxMessage = 1000

@@ -162,7 +162,7 @@ func Load(path string, kind Kind) (*File, error) {
 			Hint: "restore takes a file that oxyctl saved before a write; their paths are printed on stderr and under \"backup\" in JSON"}
 	}
 	if err := dec.Decode(&f); err != nil {
-		return nil, notBackup("it does not read as one (" + oneLine(err.Error()) + ")")
+		return nil, notBackup("it does not read as one (" + apperr.OneLine(err.Error()) + ")")
 	}
 	if f.Format != Format {
 		return nil, notBackup(fmt.Sprintf("its format is %q, want %q", f.Format, Format))
@@ -189,14 +189,6 @@ func Load(path string, kind Kind) (*File, error) {
 		}
 	}
 	return &f, nil
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
 }
 
 // SaveBefore saves f in the directory dir gives, before a write: a backup

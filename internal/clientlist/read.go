@@ -3,7 +3,6 @@ package clientlist
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/valkey-io/valkey-go"
@@ -126,16 +125,12 @@ func readNode(ctx context.Context, n valkeyclient.Node) (Node, error) {
 		if err != nil {
 			return node, fmt.Errorf("INFO %s on %s: %w", section, n.Addr, err)
 		}
+		kv := valkeyclient.ParseInfo(info)
 		field := func(name string) int64 {
-			v, ok := infoField(info, name)
-			if !ok {
-				return -1
+			if x, ok := kv.Int(name); ok {
+				return x
 			}
-			x, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return -1
-			}
-			return x
+			return -1
 		}
 		if section == "clients" {
 			node.Connected, node.MaxClients = field("connected_clients"), field("maxclients")
@@ -145,16 +140,4 @@ func readNode(ctx context.Context, n valkeyclient.Node) (Node, error) {
 	}
 	node.Note = strings.Join(notes, "; ")
 	return node, nil
-}
-
-// infoField finds "name:value" in an INFO reply.
-func infoField(info, name string) (string, bool) {
-	for len(info) > 0 {
-		var l string
-		l, info = cutLine(info)
-		if v, ok := strings.CutPrefix(l, name+":"); ok {
-			return v, true
-		}
-	}
-	return "", false
 }

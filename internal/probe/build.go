@@ -88,7 +88,7 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 		case name == NameAPI:
 			c.Probe = &APIProbe{BaseURL: s.APIURL, UserAgent: env.UserAgent, Client: env.HTTPClient, Now: env.Now}
 		case name == NameValkey:
-			c.Probe = &ValkeyProbe{Options: vopts, Connect: connect, Now: env.Now}
+			c.Probe = &ValkeyProbe{Options: vopts, Connect: connect, Now: env.Now, Plan: planOf(s, doClient)}
 		case name == NamePubSub:
 			c.Probe = &PubSubProbe{Connect: connect, Key: s.SocketIO.Key, Sharded: s.SocketIO.Sharded, Expected: s.SocketIO.ExpectedInstances,
 				Soft: softLimit(s, doClient)}
@@ -119,5 +119,20 @@ func softLimit(s *config.Settings, doClient func(context.Context) (DOClient, err
 			return clientlist.DefaultSoft, nil
 		}
 		return clientlist.SoftFromDO(ctx, api, s.Cluster)
+	}
+}
+
+// planOf reads the cluster's DigitalOcean plan, whose connection cap the
+// valkey check also judges, when a token is set (nil otherwise).
+func planOf(s *config.Settings, doClient func(context.Context) (DOClient, error)) func(context.Context) (doapi.Plan, error) {
+	if s.DOToken == "" {
+		return nil
+	}
+	return func(ctx context.Context) (doapi.Plan, error) {
+		c, err := doClient(ctx)
+		if err != nil {
+			return doapi.Plan{}, err
+		}
+		return doapi.ClusterPlan(ctx, c, s.Cluster)
 	}
 }

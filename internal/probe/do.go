@@ -3,8 +3,6 @@ package probe
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,9 +43,7 @@ type DOEvent struct {
 }
 
 // ClusterFinder finds a managed database cluster by name or id.
-type ClusterFinder interface {
-	FindCluster(ctx context.Context, nameOrUUID string) (*doapi.Cluster, error)
-}
+type ClusterFinder = doapi.ClusterFinder
 
 // DOClient is what the do check reads from DigitalOcean: the cluster and
 // its event log.
@@ -88,9 +84,8 @@ func (p *DOProbe) Run(ctx context.Context) Outcome {
 	}
 	data.ID, data.Name, data.Status, data.Engine, data.Version = cl.ID, cl.Name, cl.Status, cl.Engine, cl.Version
 	data.Size, data.Region, data.NumNodes, data.Maintenance = cl.Size, cl.Region, cl.NumNodes, cl.Maintenance
-	if mib := SizeMemoryMiB(cl.Size); mib > 0 {
-		data.MemoryMiB, data.ConnectionCap = mib, ConnectionCap(mib)
-	}
+	plan := doapi.PlanOf(cl.Size)
+	data.MemoryMiB, data.ConnectionCap = plan.MemoryMiB, plan.ConnectionCap
 
 	f := newFindings()
 	switch cl.Engine {
@@ -105,12 +100,14 @@ func (p *DOProbe) Run(ctx context.Context) Outcome {
 	default:
 		f.fail("cluster %s is %q, not online", cl.Name, cl.Status)
 	}
+	// A pending maintenance is named, not judged: it is scheduled work,
+	// not a problem (what it did, once performed, is an event that warns).
+	var pending string
 	if m := cl.Maintenance; m != nil && m.Pending {
-		what := "maintenance pending for the window " + strings.TrimSpace(m.Day+" "+m.Hour)
+		pending = "maintenance pending for the window " + strings.TrimSpace(m.Day+" "+m.Hour)
 		if len(m.Description) > 0 {
-			what += ": " + strings.Join(m.Description, "; ")
+			pending += ": " + strings.Join(m.Description, "; ")
 		}
-		f.warn("%s", what)
 	}
 	// The event log is one reading among several: when it cannot be read,
 	// the check says so and judges the rest.
@@ -141,33 +138,11 @@ func (p *DOProbe) Run(ctx context.Context) Outcome {
 	if m := cl.Maintenance; m != nil {
 		summary += fmt.Sprintf(", maintenance %s %s", m.Day, m.Hour)
 	}
+	if pending != "" {
+		summary += "; " + pending
+	}
 	if eventsNote != "" {
 		summary += "; " + eventsNote
 	}
 	return Outcome{Status: f.status, Detail: f.detail(summary), Data: data}
-}
-
-// sizeMemoryRE is the memory at the end of a database size slug
-// (db-s-1vcpu-1gb, db-s-2vcpu-4gb, m-8vcpu-64gb): the API's layouts say a
-// slug names the node's identifier, CPU and RAM, in that order.
-var sizeMemoryRE = regexp.MustCompile(`-(\d+)gb$`)
-
-// SizeMemoryMiB is the node memory a size slug names, in MiB; 0 when the
-// slug does not end in one.
-func SizeMemoryMiB(slug string) int64 {
-	m := sizeMemoryRE.FindStringSubmatch(slug)
-	if m == nil {
-		return 0
-	}
-	gb, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil || gb <= 0 || gb > 1<<20 {
-		return 0
-	}
-	return gb * 1024
-}
-
-// ConnectionCap is DigitalOcean's connection cap for a plan with memMiB of
-// memory: max(10000, 4 per MiB).
-func ConnectionCap(memMiB int64) int64 {
-	return max(10000, 4*memMiB)
 }

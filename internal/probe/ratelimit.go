@@ -6,10 +6,10 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/valkey-io/valkey-go"
 
+	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/ratelimit"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -89,21 +89,12 @@ func (p *RateLimitProbe) Run(ctx context.Context) Outcome {
 	if err != nil {
 		return Outcome{Status: Fail, Detail: errText(err), Data: data}
 	}
-	nodes := make([]rlNode, len(primaries))
-	var wg sync.WaitGroup
-	for i, n := range primaries {
-		wg.Add(1)
-		go func(i int, n valkeyclient.Node) {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					nodes[i] = rlNode{addr: n.Addr, failed: fmt.Sprintf("internal error (a bug): %v", r)}
-				}
-			}()
-			nodes[i] = askRateLimit(ctx, n, conn.Target)
-		}(i, n)
+	nodes := valkeyclient.EachNode(primaries, func(n valkeyclient.Node) rlNode {
+		return askRateLimit(ctx, n, conn.Target)
+	}, func(p any) rlNode { return rlNode{failed: fmt.Sprintf("internal error (a bug): %v", p)} })
+	for i := range nodes {
+		nodes[i].addr = primaries[i].Addr // also of a node whose reading panicked
 	}
-	wg.Wait()
 
 	f := newFindings()
 	var notes []string
@@ -205,34 +196,24 @@ func askRateLimit(ctx context.Context, n valkeyclient.Node, t valkeyclient.Targe
 	} else if out.exists, err = res[0].AsIntSlice(); err != nil {
 		out.scriptErr = err
 	}
-	section := func(i int, name string) map[string]string {
+	section := func(i int, name string) valkeyclient.Info {
 		s, err := res[i].ToString()
 		if err != nil {
 			out.notes = append(out.notes, fmt.Sprintf("could not read INFO %s: %s", name, replyText(err)))
 			return nil
 		}
-		return parseInfo(s)
+		return valkeyclient.ParseInfo(s)
 	}
 	if kv := section(1, "memory"); kv != nil {
 		out.policy = kv["maxmemory_policy"]
 	}
 	if kv := section(2, "stats"); kv != nil {
-		out.evicted = atoi(kv["evicted_keys"])
+		out.evicted, _ = kv.Int("evicted_keys")
 	}
 	if kv := section(3, "errorstats"); kv != nil {
-		out.errs = RateLimitErrors{OOM: errorCount(kv, "OOM"), NOPERM: errorCount(kv, "NOPERM"), NOSCRIPT: errorCount(kv, "NOSCRIPT")}
+		out.errs = RateLimitErrors{OOM: kv.Count("errorstat_OOM"), NOPERM: kv.Count("errorstat_NOPERM"), NOSCRIPT: kv.Count("errorstat_NOSCRIPT")}
 	}
 	return out
-}
-
-// errorCount reads "errorstat_<code>:count=N".
-func errorCount(kv map[string]string, code string) int64 {
-	for _, f := range strings.Split(kv["errorstat_"+code], ",") {
-		if v, ok := strings.CutPrefix(f, "count="); ok {
-			return atoi(v)
-		}
-	}
-	return 0
 }
 
 // versionsInUse names the library versions whose scripts are loaded, with
@@ -274,7 +255,7 @@ func versionsInUse(scripts []RateLimitScript) []string {
 // replyText is a server's error reply on one line, without the arguments
 // Valkey echoes after "with args beginning with".
 func replyText(err error) string {
-	s := oneLine(err.Error())
+	s := apperr.OneLine(err.Error())
 	if i := strings.Index(s, ", with args beginning with"); i >= 0 {
 		s = s[:i]
 	}

@@ -215,7 +215,8 @@ func infoField(t *testing.T, cl valkey.Client, section, field string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return atoi(parseInfo(s)[field])
+	n, _ := valkeyclient.ParseInfo(s).Int(field)
+	return n
 }
 
 // A user whose ACL refuses INFO (but INFO cluster, which connecting needs) still gets the scripting verdict; each
@@ -265,5 +266,67 @@ func TestRateLimitCluster(t *testing.T) {
 		if s.Loaded != (s.SHA == inc.SHA1) {
 			t.Errorf("%+v", s)
 		}
+	}
+}
+
+// INFO errorstats, provoked for real: a user whose ACL refuses SET gets
+// NOPERM, a write at maxmemory under noeviction gets OOM, an EVALSHA of an
+// unloaded script gets NOSCRIPT. Each count is in data.errors and warns in
+// the detail; a watch round reports only the new ones.
+func TestRateLimitErrorStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--user", "limited", "on", "nopass", "~*", "&*", "+@all", "-set"}})
+	cl := srv.Client(t)
+	limited, err := valkeyclient.Connect(ctx, valkeyclient.Options{URL: "redis://limited@" + srv.Addr, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer limited.Close()
+	lc := limited.Nodes()[0].Client
+	deny := func(n int) {
+		for i := 0; i < n; i++ {
+			err := lc.Do(ctx, lc.B().Set().Key("rl:203.0.113.7").Value("1").Build()).Error()
+			if err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+				t.Fatalf("SET as the limited user: %v, want NOPERM", err)
+			}
+		}
+	}
+	deny(3)
+	configSet(t, cl, "maxmemory", "1")
+	for i := 0; i < 2; i++ {
+		if err := cl.Do(ctx, cl.B().Set().Key("rl:198.51.100.1").Value("1").Build()).Error(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+			t.Fatalf("SET at maxmemory: %v, want OOM", err)
+		}
+	}
+	configSet(t, cl, "maxmemory", "0")
+	if err := cl.Do(ctx, cl.B().Evalsha().Sha1(strings.Repeat("0", 40)).Numkeys(0).Build()).Error(); err == nil || !strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		t.Fatalf("EVALSHA of no script: %v, want NOSCRIPT", err)
+	}
+
+	c := NewCounters()
+	wctx := WithCounters(ctx, c)
+	out, d := runRateLimit(t, wctx, rateLimitProbe(srv.URL))
+	if d.Errors != (RateLimitErrors{OOM: 2, NOPERM: 3, NOSCRIPT: 1}) {
+		t.Fatalf("errors %+v, want OOM 2, NOPERM 3, NOSCRIPT 1", d.Errors)
+	}
+	for _, want := range []string{
+		"commands refused by an ACL: 3 NOPERM errors since the server started",
+		"writes refused at maxmemory, which the limiter turns into errors (HTTP 500): 2 OOM errors since the server started",
+		": 1 NOSCRIPT errors since the server started",
+	} {
+		if out.Status != Warn || !strings.Contains(out.Detail, want) {
+			t.Fatalf("round 1: %s %q, want warn with %q", out.Status, out.Detail, want)
+		}
+	}
+	c.Next()
+	if out, _ := runRateLimit(t, wctx, rateLimitProbe(srv.URL)); strings.Contains(out.Detail, "NOPERM") || strings.Contains(out.Detail, "OOM") {
+		t.Fatalf("round 2, nothing new: %s %q", out.Status, out.Detail)
+	}
+	c.Next()
+	deny(1)
+	out, d = runRateLimit(t, wctx, rateLimitProbe(srv.URL))
+	if d.Errors.NOPERM != 4 || out.Status != Warn || !strings.Contains(out.Detail, "commands refused by an ACL: 1 NOPERM errors since the last round") || strings.Contains(out.Detail, "OOM errors") {
+		t.Fatalf("round 3, one more NOPERM: %s %q %+v", out.Status, out.Detail, d.Errors)
 	}
 }

@@ -71,6 +71,9 @@ func (r *Runner) one(parent context.Context, c Check, timeout, grace time.Durati
 		ctx, cancel = context.WithTimeout(parent, timeout)
 	}
 	defer cancel()
+	// The counters this check records become the next round's baseline only
+	// if its outcome is reported (see Counters).
+	ctx, counted := forCheck(ctx, c.Name)
 
 	type done struct {
 		out   Outcome
@@ -101,6 +104,10 @@ func (r *Runner) one(parent context.Context, c Check, timeout, grace time.Durati
 	case d = <-ch:
 	case <-late:
 		d = done{out: Outcome{Status: Fail, Detail: fmt.Sprintf("timed out after %s", timeout)}}
+		counted.drop() // its findings are thrown away: so are its totals
+	}
+	if d.panic != "" {
+		counted.drop()
 	}
 	res := Result{Name: c.Name, Status: d.out.Status, Detail: d.out.Detail, Data: d.out.Data}
 	if d.panic != "" {

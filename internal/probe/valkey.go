@@ -8,12 +8,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
+	"github.com/oxyhq/oxyctl/internal/clientlist"
+	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/human"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -23,8 +24,6 @@ const (
 	DefaultPings        = 5
 	DefaultCertWarnDays = 21
 	DefaultMemoryWarn   = 0.90
-	// DefaultClientsWarn warns when connected clients reach this share of maxclients.
-	DefaultClientsWarn = 0.80
 )
 
 // ValkeyData are the facts of the valkey check.
@@ -42,18 +41,29 @@ type ValkeyData struct {
 	// TLS is the handshake with the URL's host; null for redis://.
 	TLS   *TLSInfo     `json:"tls"`
 	Nodes []ValkeyNode `json:"nodes"`
+	// PlanSize and PlanCap are the DigitalOcean cluster's size and its
+	// connection cap, max(10000, 4 per MiB), when a token is set (PlanError
+	// says why they could not be read).
+	PlanSize  string `json:"plan_size,omitempty"`
+	PlanCap   int64  `json:"plan_cap,omitempty"`
+	PlanError string `json:"plan_error,omitempty"`
 }
 
 // ValkeyNode is one server (the only one when standalone).
 type ValkeyNode struct {
-	Addr                string   `json:"addr"`
-	Role                string   `json:"role"`
-	Server              string   `json:"server"`
-	Version             string   `json:"version"`
-	UptimeS             int64    `json:"uptime_s"`
-	ConnectedClients    int64    `json:"connected_clients"`
-	MaxClients          int64    `json:"maxclients"`  // INFO maxclients; 0 when INFO has none
-	ClientsPct          float64  `json:"clients_pct"` // connected / maxclients × 100; 0 without maxclients
+	Addr             string `json:"addr"`
+	Role             string `json:"role"`
+	Server           string `json:"server"`
+	Version          string `json:"version"`
+	UptimeS          int64  `json:"uptime_s"`
+	ConnectedClients int64  `json:"connected_clients"`
+	MaxClients       int64  `json:"maxclients"` // INFO maxclients; 0 when INFO has none
+	// Cap is what connections are judged against: the smaller of
+	// maxclients and, on DigitalOcean, the plan's cap; CapFrom says which
+	// ("maxclients" or "plan"; "" with no cap known).
+	Cap                 int64    `json:"cap"`
+	CapFrom             string   `json:"cap_from"`
+	ClientsPct          float64  `json:"clients_pct"` // connected / cap × 100; 0 without a cap
 	UsedMemoryBytes     int64    `json:"used_memory_bytes"`
 	MaxMemoryBytes      int64    `json:"maxmemory_bytes"`
 	MemoryPct           float64  `json:"memory_pct"` // used / maxmemory × 100; 0 without maxmemory
@@ -81,7 +91,11 @@ type ValkeyProbe struct {
 	CertWarnDays int
 	// MemoryWarn warns when used memory is above this share of maxmemory (default 0.9).
 	MemoryWarn float64
-	Now        func() time.Time
+	// Plan, when set (a DigitalOcean token is), reads the cluster's plan,
+	// whose connection cap may be below maxclients; it runs alongside the
+	// server's reading.
+	Plan func(ctx context.Context) (doapi.Plan, error)
+	Now  func() time.Time
 }
 
 func (p *ValkeyProbe) defaults() {
@@ -122,6 +136,7 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		}
 	}
 
+	plan := p.readPlan(ctx)
 	conn, err := p.Connect(ctx)
 	// The certificate is inspected after connecting, so that a server that
 	// never answers the handshake cannot eat the connection's time; it is
@@ -149,30 +164,33 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		f.fail("the cluster has no node serving slots (CLUSTER SLOTS is empty)")
 		return Outcome{Status: Fail, Detail: f.detail(""), Data: data}
 	}
-	nodes := make([]ValkeyNode, len(servers))
-	var wg sync.WaitGroup
-	for i, vn := range servers {
-		wg.Add(1)
-		go func(i int, a string, c valkey.Client) {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					nodes[i] = ValkeyNode{Addr: a, Error: fmt.Sprintf("internal error (a bug): %v", r)}
-				}
-			}()
-			n := p.node(ctx, a, c, conn.Cluster, t)
-			if t.TLS {
-				if a == t.Addr() {
-					n.TLS = data.TLS
-				} else if info, err := p.inspect(ctx, a, tlsCfg, now); err == nil {
-					n.TLS = info
-				}
+	nodes := valkeyclient.EachNode(servers, func(vn valkeyclient.Node) ValkeyNode {
+		n := p.node(ctx, vn.Addr, vn.Client, conn.Cluster, t)
+		if t.TLS {
+			if vn.Addr == t.Addr() {
+				n.TLS = data.TLS
+			} else if info, err := p.inspect(ctx, vn.Addr, tlsCfg, now); err == nil {
+				n.TLS = info
 			}
-			nodes[i] = n
-		}(i, vn.Addr, vn.Client)
+		}
+		return n
+	}, func(r any) ValkeyNode { return ValkeyNode{Error: fmt.Sprintf("internal error (a bug): %v", r)} })
+	for i := range nodes {
+		nodes[i].Addr = servers[i].Addr // also of a node whose reading panicked
 	}
-	wg.Wait()
 	data.Nodes = nodes
+	pl, planErr := plan()
+	if planErr != nil {
+		data.PlanError = errText(planErr)
+	}
+	data.PlanSize, data.PlanCap = pl.Size, pl.ConnectionCap
+	for i := range nodes {
+		n := &nodes[i]
+		n.Cap, n.CapFrom = doapi.ConnectionCap(n.MaxClients, pl)
+		if n.Cap > 0 {
+			n.ClientsPct = float64(int64(float64(n.ConnectedClients)/float64(n.Cap)*1000+0.5)) / 10
+		}
+	}
 
 	var all []time.Duration
 	for i := range nodes {
@@ -189,7 +207,7 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		if data.Server == "" {
 			data.Server, data.Version = n.Server, n.Version
 		}
-		p.judgeNode(ctx, f, label, n)
+		p.judgeNode(ctx, f, label, n, pl)
 		if conn.Cluster && n.TLS != nil && n.Addr != t.Addr() {
 			judgeTLS(f, n.Addr, n.TLS, now, p.CertWarnDays)
 		}
@@ -208,7 +226,12 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		data.PingP50MS, data.PingMaxMS = p50.Milliseconds(), max.Milliseconds()
 		data.PingP50US, data.PingMaxUS = p50.Microseconds(), max.Microseconds()
 	}
-	return Outcome{Status: f.status, Detail: f.detail(p.summary(data)), Data: data}
+	summary := p.summary(data)
+	if data.PlanError != "" {
+		// A note: connections are still judged against maxclients.
+		summary = strings.TrimPrefix(summary+"; could not read the plan's connection cap from DigitalOcean: "+data.PlanError, "; ")
+	}
+	return Outcome{Status: f.status, Detail: f.detail(summary), Data: data}
 }
 
 // inspect is inspectTLS bounded to 3s and to half the time left.
@@ -243,7 +266,8 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 		n.Error = "INFO: " + errText(valkeyclient.Classify(err, t))
 		return n
 	}
-	kv := parseInfo(info)
+	kv := valkeyclient.ParseInfo(info)
+	num := func(name string) int64 { v, _ := kv.Int(name); return v } // absent: 0
 	if v := kv["valkey_version"]; v != "" {
 		n.Server, n.Version = "valkey", v
 	} else if name := kv["server_name"]; name != "" && kv[name+"_version"] != "" { // another server that names itself as Valkey does
@@ -252,17 +276,14 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 		n.Server, n.Version = "redis", kv["redis_version"]
 	}
 	n.Role = kv["role"]
-	n.UptimeS = atoi(kv["uptime_in_seconds"])
-	n.ConnectedClients = atoi(kv["connected_clients"])
-	n.MaxClients = atoi(kv["maxclients"])
-	if n.MaxClients > 0 {
-		n.ClientsPct = float64(int64(float64(n.ConnectedClients)/float64(n.MaxClients)*1000+0.5)) / 10
-	}
-	n.UsedMemoryBytes = atoi(kv["used_memory"])
-	n.MaxMemoryBytes = atoi(kv["maxmemory"])
+	n.UptimeS = num("uptime_in_seconds")
+	n.ConnectedClients = num("connected_clients")
+	n.MaxClients = num("maxclients")
+	n.UsedMemoryBytes = num("used_memory")
+	n.MaxMemoryBytes = num("maxmemory")
 	n.MaxMemoryPolicy = kv["maxmemory_policy"]
-	n.EvictedKeys = atoi(kv["evicted_keys"])
-	n.RejectedConnections = atoi(kv["rejected_connections"])
+	n.EvictedKeys = num("evicted_keys")
+	n.RejectedConnections = num("rejected_connections")
 	if n.MaxMemoryBytes > 0 {
 		n.MemoryPct = float64(int64(float64(n.UsedMemoryBytes)/float64(n.MaxMemoryBytes)*1000+0.5)) / 10
 	}
@@ -272,20 +293,20 @@ func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cl
 			n.Error = "CLUSTER INFO: " + errText(valkeyclient.Classify(err, t))
 			return n
 		}
-		n.ClusterState = parseInfo(ci)["cluster_state"]
+		n.ClusterState = valkeyclient.ParseInfo(ci)["cluster_state"]
 	}
 	return n
 }
 
-func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, n *ValkeyNode) {
+func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, n *ValkeyNode, plan doapi.Plan) {
 	if n.MaxMemoryBytes > 0 && float64(n.UsedMemoryBytes) > p.MemoryWarn*float64(n.MaxMemoryBytes) {
 		f.warn("%smemory %s of maxmemory %s (%.1f%%, above %.0f%%)", label, human.Bytes(n.UsedMemoryBytes), human.Bytes(n.MaxMemoryBytes), n.MemoryPct, p.MemoryWarn*100)
 	}
 	// The eviction policy and evicted keys are the ratelimit check's: what
 	// they break is the limiter's counters (RateLimitProbe).
 	f.counter(ctx, "valkey:"+n.Addr+":rejected_connections", label, n.RejectedConnections, "connections rejected (maxclients reached)")
-	if n.MaxClients > 0 && float64(n.ConnectedClients) >= DefaultClientsWarn*float64(n.MaxClients) {
-		f.warn("%sconnections %d of maxclients %d (%.1f%%, at or above %.0f%%): new connections are refused at the cap", label, n.ConnectedClients, n.MaxClients, n.ClientsPct, DefaultClientsWarn*100)
+	if n.Cap > 0 && n.ConnectedClients*100 >= clientlist.HeadroomPercent*n.Cap {
+		f.warn("%sconnections %d of %s (%.1f%%, at or above %d%%): new connections are refused at the cap", label, n.ConnectedClients, doapi.CapText(n.Cap, n.CapFrom, plan), n.ClientsPct, clientlist.HeadroomPercent)
 	}
 	if n.ClusterState != "" && n.ClusterState != "ok" {
 		f.fail("%scluster_state is %s", label, n.ClusterState)
@@ -319,6 +340,9 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 	} else {
 		return ""
 	}
+	if d.PlanCap > 0 {
+		parts = append(parts, fmt.Sprintf("DigitalOcean's %s plan caps connections at %d", d.PlanSize, d.PlanCap))
+	}
 	if d.Pings > 0 {
 		parts = append(parts, fmt.Sprintf("ping p50 %s max %s", micros(d.PingP50US), micros(d.PingMaxUS)))
 	}
@@ -335,34 +359,11 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 
 // errText is an error's message and hint on one line.
 func errText(err error) string {
-	msg := oneLine(err.Error())
+	msg := apperr.OneLine(err.Error())
 	if h := apperr.HintOf(err); h != "" {
-		msg += " — " + oneLine(h)
+		msg += " — " + apperr.OneLine(h)
 	}
 	return msg
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// parseInfo reads INFO's key:value lines.
-func parseInfo(s string) map[string]string {
-	m := map[string]string{}
-	s = strings.TrimPrefix(s, "txt:") // a RESP3 verbatim string
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-func atoi(s string) int64 {
-	n, _ := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	return n
 }
 
 // percentile is the nearest-rank percentile of ds (q in 1..100).
@@ -404,4 +405,35 @@ func plural(n int64, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// readPlan starts reading the DigitalOcean plan (when Plan is set) and
+// returns the wait for it. The wait ends at ctx's end: the plan is one
+// reading among several and never holds the check past its deadline.
+func (p *ValkeyProbe) readPlan(ctx context.Context) func() (doapi.Plan, error) {
+	if p.Plan == nil {
+		return func() (doapi.Plan, error) { return doapi.Plan{}, nil }
+	}
+	type result struct {
+		plan doapi.Plan
+		err  error
+	}
+	ch := make(chan result, 1) // buffered: a late answer never blocks
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				ch <- result{err: fmt.Errorf("internal error (a bug): %v", r)}
+			}
+		}()
+		pl, err := p.Plan(ctx)
+		ch <- result{pl, err}
+	}()
+	return func() (doapi.Plan, error) {
+		select {
+		case r := <-ch:
+			return r.plan, r.err
+		case <-ctx.Done():
+			return doapi.Plan{}, ctx.Err()
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/doapi"
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
@@ -133,7 +135,7 @@ func TestValkeyMemoryAndEviction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		used := atoi(parseInfo(info)["used_memory"])
+		used, _ := valkeyclient.ParseInfo(info).Int("used_memory")
 		max := used * 100 / 95 // about 95 % used
 		if err := cl.Do(ctx, cl.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", strconv.FormatInt(max, 10)).Build()).Error(); err != nil {
 			t.Fatal(err)
@@ -251,7 +253,8 @@ func clientsOf(t *testing.T, srv *valkeytest.Server) func() int64 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return atoi(parseInfo(s)["connected_clients"])
+		n, _ := valkeyclient.ParseInfo(s).Int("connected_clients")
+		return n
 	}
 }
 
@@ -309,4 +312,101 @@ func TestValkeyConnectionsCap(t *testing.T) {
 			t.Fatalf("rejected: node %+v", n)
 		}
 	})
+}
+
+// planFrom reads the plan of the stand-in's Oxy cluster (db-s-1vcpu-1gb:
+// a cap of 10000) as health does when a token is set.
+func planFrom(stub *dostub.Server) func(context.Context) (doapi.Plan, error) {
+	return func(ctx context.Context) (doapi.Plan, error) {
+		c, err := doapi.New(doapi.Options{BaseURL: stub.URL, Token: stub.Token(), RetryMax: -1, Timeout: 5 * time.Second})
+		if err != nil {
+			return doapi.Plan{}, err
+		}
+		return doapi.ClusterPlan(ctx, c, dostub.OxyClusterName)
+	}
+}
+
+// On DigitalOcean the cap is the smaller of maxclients and the plan's cap.
+func TestValkeyPlanCap(t *testing.T) {
+	t.Parallel()
+	stub := dostub.Start(t)
+
+	// maxclients 15000 on a 1 GiB plan: the plan's 10000 is the cap.
+	srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxclients", "15000"}})
+	p := valkeyProbe(srv.URL, "")
+	p.Plan = planFrom(stub)
+	out, d := runValkey(t, p)
+	n := d.Nodes[0]
+	if out.Status != OK || n.MaxClients != 15000 || n.Cap != 10000 || n.CapFrom != doapi.CapFromPlan || d.PlanCap != 10000 || d.PlanSize != "db-s-1vcpu-1gb" {
+		t.Fatalf("plan below maxclients: %s %q data %+v node %+v", out.Status, out.Detail, d, n)
+	}
+	if !strings.Contains(out.Detail, "DigitalOcean's db-s-1vcpu-1gb plan caps connections at 10000") {
+		t.Fatalf("detail does not name the plan's cap: %q", out.Detail)
+	}
+	if want := float64(int64(float64(n.ConnectedClients)/10000*1000+0.5)) / 10; n.ClientsPct != want {
+		t.Fatalf("clients_pct %v, want %v (of the plan's cap)", n.ClientsPct, want)
+	}
+	// Without a token the server's maxclients is the cap.
+	out, d = runValkey(t, valkeyProbe(srv.URL, ""))
+	if n := d.Nodes[0]; n.Cap != 15000 || n.CapFrom != doapi.CapFromMaxclients || d.PlanCap != 0 || strings.Contains(out.Detail, "DigitalOcean") {
+		t.Fatalf("no token: %q node %+v", out.Detail, n)
+	}
+
+	// maxclients 10 is below the plan's cap: 8 of 10 still warns, as maxclients.
+	small := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxclients", "10"}})
+	small.Hold(t, 8) // 8 held and the check's own: at or above 80 % of 10
+	p = valkeyProbe(small.URL, "")
+	p.Plan = planFrom(stub)
+	out, d = runValkey(t, p)
+	if n := d.Nodes[0]; n.Cap != 10 || n.CapFrom != doapi.CapFromMaxclients || out.Status != Warn ||
+		!strings.Contains(out.Detail, fmt.Sprintf("connections %d of maxclients 10", n.ConnectedClients)) {
+		t.Fatalf("maxclients below the plan: %s %q node %+v", out.Status, out.Detail, n)
+	}
+
+	// The plan is read alongside the server: a slow API and a slow server
+	// take about as long as the slower of the two, not their sum.
+	stub.Inject(dostub.Fault{Op: "databases_list_clusters", Delay: 300 * time.Millisecond, Times: 1})
+	p = valkeyProbe(srv.URL, "")
+	p.Plan = planFrom(stub)
+	p.Connect = func(ctx context.Context) (*valkeyclient.Conn, error) {
+		time.Sleep(300 * time.Millisecond)
+		return valkeyclient.Connect(ctx, p.Options)
+	}
+	start := time.Now()
+	out, d = runValkey(t, p)
+	if took := time.Since(start); took > 550*time.Millisecond || d.PlanCap != 10000 || out.Status != OK {
+		t.Fatalf("slow API and server: took %s (want about 300ms), plan cap %d, %s %q", took, d.PlanCap, out.Status, out.Detail)
+	}
+
+	// The plan cannot be read: a note; connections are judged against maxclients.
+	stub.Inject(dostub.Fault{Op: "databases_list_clusters", Status: 500})
+	p = valkeyProbe(srv.URL, "")
+	p.Plan = planFrom(stub)
+	out, d = runValkey(t, p)
+	if n := d.Nodes[0]; out.Status != OK || n.Cap != 15000 || n.CapFrom != doapi.CapFromMaxclients || d.PlanError == "" ||
+		!strings.Contains(out.Detail, "could not read the plan's connection cap from DigitalOcean: ") {
+		t.Fatalf("plan unreadable: %s %q data %+v", out.Status, out.Detail, d)
+	}
+	stub.ClearFaults()
+}
+
+// The warning names the plan's cap when it is the tighter one (reaching 8000
+// real connections is out of a unit test's reach: judged on the node's numbers).
+func TestValkeyJudgePlanCap(t *testing.T) {
+	plan := doapi.PlanOf("db-s-1vcpu-1gb")
+	n := &ValkeyNode{ConnectedClients: 8000, MaxClients: 15000}
+	n.Cap, n.CapFrom = doapi.ConnectionCap(n.MaxClients, plan)
+	n.ClientsPct = 80
+	f := newFindings()
+	(&ValkeyProbe{}).judgeNode(context.Background(), f, "", n, plan)
+	want := "connections 8000 of the plan's cap 10000 (db-s-1vcpu-1gb: max(10000, 4 per MiB)) (80.0%, at or above 80%): new connections are refused at the cap"
+	if f.status != Warn || f.detail("") != want {
+		t.Fatalf("%s %q, want warn %q", f.status, f.detail(""), want)
+	}
+	n.ConnectedClients, n.ClientsPct = 7999, 79.99
+	f = newFindings()
+	(&ValkeyProbe{}).judgeNode(context.Background(), f, "", n, plan)
+	if f.status != OK {
+		t.Fatalf("7999 of 10000: %s %q", f.status, f.detail(""))
+	}
 }

@@ -239,7 +239,7 @@ func (t *tailer) Event(ev adaptertap.Event) error {
 		}
 	case adaptertap.EventLost:
 		_ = t.w.Flush()
-		t.opts.IO.Warnf("lost the connection to %s: %s; reconnecting", ev.Node, oneLine(ev.Err))
+		t.opts.IO.Warnf("lost the connection to %s: %s; reconnecting", ev.Node, reason(ev.Err))
 	case adaptertap.EventGap:
 		if ev.Dropped > 0 {
 			t.opts.IO.Warnf("gap: %d message(s) from %s to %s on %s dropped: the output could not keep up (the tail holds at most %d MiB)",
@@ -294,7 +294,7 @@ func appendGapJSON(b []byte, ev adaptertap.Event) []byte {
 	b = append(b, `,"node":`...)
 	b = strconv.AppendQuote(b, ev.Node)
 	b = append(b, `,"reason":`...)
-	b = strconv.AppendQuote(b, oneLine(ev.Err))
+	b = strconv.AppendQuote(b, reason(ev.Err))
 	if ev.Dropped > 0 {
 		b = append(b, `,"dropped":`...)
 		b = strconv.AppendInt(b, ev.Dropped, 10)
@@ -302,11 +302,12 @@ func appendGapJSON(b []byte, ev adaptertap.Event) []byte {
 	return append(b, "}\n"...)
 }
 
-func oneLine(err error) string {
+// reason is why a connection was lost, on one line, secrets hidden.
+func reason(err error) string {
 	if err == nil {
 		return "connection lost"
 	}
-	return redact.String(strings.Join(strings.Fields(err.Error()), " "))
+	return redact.String(apperr.OneLine(err.Error()))
 }
 
 func (t *tailer) printSummary(end *adaptertap.TailEnd) {

@@ -774,6 +774,8 @@ func (s *Server) dispatch(r *http.Request, body []byte, params map[string]string
 			return errorReply(404, "")
 		}
 		return jsonReply(200, map[string]any{"database": d.json()})
+	case "databases_list_options":
+		return jsonReply(200, databaseOptions())
 	case "databases_list_firewall_rules":
 		id := params["database_cluster_uuid"]
 		if _, ok := s.st.database(id); !ok {

@@ -562,3 +562,30 @@ func TestGodoMistakesAreCaught(t *testing.T) {
 		t.Fatal("a refused PUT changed the rules")
 	}
 }
+
+// GET /v2/databases/options answers per the spec (Start's cleanup fails the
+// test on a violation), is not taken for a cluster id, and godo decodes it.
+func TestDatabaseOptions(t *testing.T) {
+	s := Start(t)
+	h := get(t, s, "/v2/databases/options")
+	if h.status != 200 {
+		t.Fatalf("options: %d %s", h.status, h.body)
+	}
+	if ops := s.RequestsFor("GET", "databases_list_options"); len(ops) != 1 {
+		t.Fatalf("routed as %+v, want databases_list_options", s.Requests())
+	}
+	opts, _, err := godoClient(t, s).Databases.ListOptions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := opts.ValkeyOptions
+	if len(v.Regions) == 0 || len(v.Versions) != 1 || v.Versions[0] != "8" || len(v.Layouts) != 3 {
+		t.Fatalf("valkey options: %+v", v)
+	}
+	if l := v.Layouts[0]; l.NodeNum != 1 || len(l.Sizes) != len(OptionSizes[1]) || l.Sizes[0] != "db-s-1vcpu-1gb" {
+		t.Fatalf("one-node layout: %+v", l)
+	}
+	if h := do(t, s, "GET", "/v2/databases/options", "", ""); h.status != 401 {
+		t.Fatalf("no token: %d", h.status)
+	}
+}

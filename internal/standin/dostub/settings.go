@@ -211,3 +211,37 @@ func (s *Server) dispatchDatabase(r *http.Request, body []byte, id, op string) (
 	// databases_get_ca
 	return jsonReply(200, map[string]any{"ca": map[string]any{"certificate": base64.StdEncoding.EncodeToString([]byte(CAPEM))}}), true
 }
+
+// OptionSizes are the node sizes the stand-in offers per node count for
+// valkey (and redis), as GET /v2/databases/options lists them. The API
+// gives slugs only: a size's memory is what its slug names.
+var OptionSizes = map[int][]string{
+	1: {"db-s-1vcpu-1gb", "db-s-1vcpu-2gb", "db-s-2vcpu-4gb", "db-s-4vcpu-8gb", "db-s-6vcpu-16gb", "db-s-8vcpu-32gb", "db-s-16vcpu-64gb"},
+	2: {"db-s-1vcpu-2gb", "db-s-2vcpu-4gb", "db-s-4vcpu-8gb", "db-s-6vcpu-16gb", "db-s-8vcpu-32gb", "db-s-16vcpu-64gb"},
+	3: {"db-s-1vcpu-2gb", "db-s-2vcpu-4gb", "db-s-4vcpu-8gb", "db-s-6vcpu-16gb", "db-s-8vcpu-32gb", "db-s-16vcpu-64gb"},
+}
+
+// databaseOptions is the body of GET /v2/databases/options: regions,
+// versions and layouts per engine, and the versions' availability.
+func databaseOptions() map[string]any {
+	regions := []string{"ams3", "blr1", "fra1", "lon1", "nyc1", "nyc3", "sfo2", "sfo3", "sgp1", "syd1", "tor1"}
+	layouts := []any{}
+	for _, n := range []int{1, 2, 3} {
+		layouts = append(layouts, map[string]any{"num_nodes": n, "sizes": OptionSizes[n]})
+	}
+	engine := func(versions ...string) map[string]any {
+		return map[string]any{"regions": regions, "versions": versions, "layouts": layouts}
+	}
+	return map[string]any{
+		"options": map[string]any{
+			"valkey": engine("8"),
+			"redis":  engine("7"),
+			"pg":     engine("15", "16", "17"),
+		},
+		"version_availability": map[string]any{
+			"valkey": []any{map[string]any{"version": "8", "end_of_life": nil, "end_of_availability": nil}},
+			"redis":  []any{map[string]any{"version": "7", "end_of_life": "2025-04-30T00:00:00Z", "end_of_availability": "2025-04-30T00:00:00Z"}},
+			"pg":     []any{map[string]any{"version": "17", "end_of_life": nil, "end_of_availability": nil}},
+		},
+	}
+}
