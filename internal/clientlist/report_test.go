@@ -114,9 +114,64 @@ func TestSoftFromConfig(t *testing.T) {
 	if l, ok := SoftFromConfig(doapi.Config{ConfigKey: float64(64)}); !ok || l.Bytes != 16<<20 || !strings.Contains(l.From, "64 MiB") {
 		t.Fatalf("%+v %v", l, ok)
 	}
-	for _, cfg := range []doapi.Config{{}, {ConfigKey: "32"}, {ConfigKey: float64(0)}} {
+	for _, cfg := range []doapi.Config{{}, {ConfigKey: "32"}, {ConfigKey: float64(0)}, {ConfigKey: float64(16)}, {ConfigKey: float64(31)}, {ConfigKey: float64(513)}} {
 		if _, ok := SoftFromConfig(cfg); ok {
 			t.Fatalf("%v: ok", cfg)
+		}
+	}
+	if l, ok := SoftFromConfig(doapi.Config{ConfigKey: float64(DOHardMinMiB)}); !ok || l.Bytes != MinSoft {
+		t.Fatalf("the least hard limit: %+v %v, want a soft limit of MinSoft", l, ok)
+	}
+}
+
+type fakeConfig struct{ cfg doapi.Config }
+
+func (f fakeConfig) FindCluster(_ context.Context, name string) (*doapi.Cluster, error) {
+	return &doapi.Cluster{ID: name}, nil
+}
+
+func (f fakeConfig) GetConfig(context.Context, string) (doapi.Config, error) { return f.cfg, nil }
+
+// A hard limit below the API's minimum (16 MiB would make the soft limit 4
+// MiB, under MinSoft) is not believed: Valkey's default applies, with an
+// error for the note. An unset one is the default without a note.
+func TestSoftFromDO(t *testing.T) {
+	ctx := context.Background()
+	if l, err := SoftFromDO(ctx, fakeConfig{doapi.Config{ConfigKey: float64(16)}}, "c"); l != DefaultSoft || err == nil ||
+		!strings.Contains(err.Error(), ConfigKey+" is 16, not a number of MiB from 32 to 512") {
+		t.Fatalf("16 MiB: %+v %v", l, err)
+	}
+	if l, err := SoftFromDO(ctx, fakeConfig{doapi.Config{}}, "c"); l != DefaultSoft || err != nil {
+		t.Fatalf("unset: %+v %v", l, err)
+	}
+	if l, err := SoftFromDO(ctx, fakeConfig{doapi.Config{ConfigKey: float64(128)}}, "c"); l.Bytes != 32<<20 || err != nil {
+		t.Fatalf("128 MiB: %+v %v", l, err)
+	}
+}
+
+// TestOverBuffer: the one buffer rule, for pattern and plain subscribers
+// alike (the pubsub class limit cuts both); a normal client is never over.
+func TestOverBuffer(t *testing.T) {
+	soft := Limit{Bytes: 8 << 20}
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{"id=1 addr=a:1 flags=P psub=1 omem=4194305", true},
+		{"id=1 addr=a:1 flags=P sub=1 omem=4194305", true},
+		{"id=1 addr=a:1 flags=P ssub=1 omem=4194305", true},
+		{"id=1 addr=a:1 flags=P sub=1 omem=4194304", false},
+		{"id=1 addr=a:1 flags=N omem=9000000", false},
+	} {
+		cs, err := Parse(tc.line, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := OverBuffer(&cs[0], soft); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.line, got, tc.want)
+		}
+		if got := CouldBeOverBuffer(&cs[0]); got != tc.want {
+			t.Errorf("%s: could be over %v, want %v (MinSoft is 8 MiB)", tc.line, got, tc.want)
 		}
 	}
 }
