@@ -185,9 +185,9 @@ func Build(snap *Snapshot, o Options) *Report {
 		for _, s := range sr.Strays {
 			r.Findings = append(r.Findings, Finding{Severity: SevError, Kind: KindStray, Client: s.Addr, Name: s.Name, Message: s.Message()})
 		}
-		if sr.Unnamed {
-			for _, p := range sr.Problems() {
-				r.Findings = append(r.Findings, Finding{Severity: SevError, Kind: KindStray, Message: p})
+		for i := range sr.Surplus {
+			if m := sr.Surplus[i].ChannelMessage(); m != "" {
+				r.Findings = append(r.Findings, Finding{Severity: SevError, Kind: KindStray, Message: m})
 			}
 		}
 	}
