@@ -2,9 +2,11 @@ package clientlist
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/testutil/hostile"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -52,5 +54,31 @@ func TestReadCluster(t *testing.T) {
 	}
 	if r := Build(snap, Options{Soft: DefaultSoft}); r.Cap != 30000 || r.Total < 4 {
 		t.Fatalf("total %d cap %d", r.Total, r.Cap)
+	}
+}
+
+// TestReadInfoUnsupported: a server that answers an INFO section with
+// "unknown subcommand" does not support it, which is not a refusal.
+func TestReadInfoUnsupported(t *testing.T) {
+	t.Parallel()
+	s := hostile.Start(t, func(args []string) string {
+		if args[0] == "INFO" && len(args) == 2 && strings.EqualFold(args[1], "stats") {
+			return "-ERR unknown subcommand 'stats'. Try INFO HELP.\r\n"
+		}
+		return ""
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := valkeyclient.Connect(ctx, valkeyclient.Options{URL: "redis://" + s.Addr, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	snap, err := Read(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := snap.Nodes[0]; n.Note != "could not look: INFO stats is not supported by the server" || n.MaxClients != 10000 || n.OutputBufferDisconnections != -1 {
+		t.Fatalf("%+v", n)
 	}
 }
