@@ -11,15 +11,12 @@ import (
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
-// TestReadCluster: every node is read, each with the id of oxyctl's own
-// connection to it.
-func TestReadCluster(t *testing.T) {
-	t.Parallel()
-	c := valkeytest.StartCluster(t, valkeytest.Options{})
-	c.Nodes[1].Subscriber(t, valkeytest.SubscriberOptions{Name: "on-node-1", Channels: []string{"socket.io-request#/#"}})
+// read connects as oxyctl does (client name oxyctl) and reads the clients.
+func read(t *testing.T, url string) *Snapshot {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := valkeyclient.Connect(ctx, valkeyclient.Options{URL: c.URL, Timeout: 5 * time.Second, ClientName: "oxyctl"})
+	conn, err := valkeyclient.Connect(ctx, valkeyclient.Options{URL: url, Timeout: 5 * time.Second, ClientName: "oxyctl"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +25,16 @@ func TestReadCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return snap
+}
+
+// TestReadCluster: every node is read, each with the id of oxyctl's own
+// connection to it.
+func TestReadCluster(t *testing.T) {
+	t.Parallel()
+	c := valkeytest.StartCluster(t, valkeytest.Options{})
+	c.Nodes[1].Subscriber(t, valkeytest.SubscriberOptions{Name: "on-node-1", Channels: []string{"socket.io-request#/#"}})
+	snap := read(t, c.URL)
 	if len(snap.Nodes) != 3 {
 		t.Fatalf("%d nodes", len(snap.Nodes))
 	}
@@ -67,18 +74,7 @@ func TestReadInfoUnsupported(t *testing.T) {
 		}
 		return ""
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := valkeyclient.Connect(ctx, valkeyclient.Options{URL: "redis://" + s.Addr, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	snap, err := Read(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := snap.Nodes[0]; n.Note != "could not look: INFO stats is not supported by the server" || n.MaxClients != 10000 || n.OutputBufferDisconnections != -1 {
+	if n := read(t, "redis://"+s.Addr).Nodes[0]; n.Note != "could not look: INFO stats is not supported by the server" || n.MaxClients != 10000 || n.OutputBufferDisconnections != -1 {
 		t.Fatalf("%+v", n)
 	}
 }
