@@ -3,11 +3,13 @@ package adaptertap
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
 
+	"github.com/oxyhq/oxyctl/internal/clientlist"
 	"github.com/oxyhq/oxyctl/internal/socketio"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -96,12 +98,16 @@ func Channels(ctx context.Context, o ChannelsOptions) (*Report, error) {
 }
 
 // classicCounts lists the key's channels on every node and sums NUMSUB.
+// The nodes are asked at once.
 func classicCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, int, error) {
 	nodes := o.Conn.Nodes()
 	k := socketio.GlobEscape(o.Key)
 	patterns := []string{k + "-request#*", k + "-response#*", k + "#*"}
-	counts := map[string]int64{}
-	for _, n := range nodes {
+	type nodeCounts struct {
+		counts map[string]int64
+		err    error
+	}
+	res := valkeyclient.EachNode(nodes, func(n valkeyclient.Node) nodeCounts {
 		cmds := make(valkey.Commands, 0, len(patterns))
 		for _, p := range patterns {
 			cmds = append(cmds, n.Client.B().PubsubChannels().Pattern(p).Build())
@@ -110,24 +116,35 @@ func classicCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, in
 		for _, res := range n.Client.DoMulti(ctx, cmds...) {
 			list, err := res.AsStrSlice()
 			if err != nil {
-				return nil, 0, fmt.Errorf("PUBSUB CHANNELS on %s: %w", n.Addr, err)
+				return nodeCounts{err: fmt.Errorf("PUBSUB CHANNELS on %s: %w", n.Addr, err)}
 			}
 			names = append(names, list...)
 		}
+		counts := map[string]int64{}
 		if len(names) == 0 {
-			continue
+			return nodeCounts{counts: counts}
 		}
 		sort.Strings(names)
 		res, err := n.Client.Do(ctx, n.Client.B().PubsubNumsub().Channel(names...).Build()).ToArray()
 		if err != nil {
-			return nil, 0, fmt.Errorf("PUBSUB NUMSUB on %s: %w", n.Addr, err)
+			return nodeCounts{err: fmt.Errorf("PUBSUB NUMSUB on %s: %w", n.Addr, err)}
 		}
 		for i := 0; i+1 < len(res); i += 2 {
 			name, err1 := res[i].ToString()
 			num, err2 := res[i+1].AsInt64()
 			if err1 != nil || err2 != nil {
-				return nil, 0, fmt.Errorf("PUBSUB NUMSUB on %s: unexpected reply", n.Addr)
+				return nodeCounts{err: fmt.Errorf("PUBSUB NUMSUB on %s: unexpected reply", n.Addr)}
 			}
+			counts[name] += num
+		}
+		return nodeCounts{counts: counts}
+	}, func(p any) nodeCounts { return nodeCounts{err: fmt.Errorf("internal error (a bug): %v", p)} })
+	counts := map[string]int64{}
+	for _, r := range res {
+		if r.err != nil {
+			return nil, 0, r.err
+		}
+		for name, num := range r.counts {
 			counts[name] += num
 		}
 	}
@@ -275,4 +292,27 @@ func judge(r *Report) {
 		}
 		r.Status = worse(r.Status, n.Status)
 	}
+}
+
+// RequestChannels are the classic adapter's live request channels
+// (<key>-request#<nsp>#, listed by PUBSUB CHANNELS), one per namespace:
+// their subscribers (NUMSUB, summed over the nodes: the server count the
+// adapter's fetchSockets() waits for) and the instances known from their
+// response channels (one uid each). This is the one counting that the
+// stray check (clientlist.Strays) and health's pubsub check judge. A
+// sharded report has none.
+func (r *Report) RequestChannels() []clientlist.RequestChannel {
+	out := []clientlist.RequestChannel{}
+	if r.Adapter != socketio.AdapterClassic {
+		return out
+	}
+	for i := range r.Namespaces {
+		n := &r.Namespaces[i]
+		ch := socketio.RequestChannel(r.Key, n.Namespace)
+		if !slices.ContainsFunc(n.Channels, func(c ChannelCount) bool { return c.Channel == ch }) {
+			continue // only a response or broadcast channel is live
+		}
+		out = append(out, clientlist.RequestChannel{Namespace: n.Namespace, Channel: ch, Subscribers: n.Instances, Instances: len(n.UIDs)})
+	}
+	return out
 }

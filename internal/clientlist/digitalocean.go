@@ -8,29 +8,15 @@ import (
 	"github.com/oxyhq/oxyctl/internal/doapi"
 )
 
-// Limit is the pub/sub soft output-buffer limit and where it comes from.
-type Limit struct {
-	Bytes int64
-	From  string
-}
-
-// DefaultSoft is Valkey's own default soft limit for pub/sub clients
-// (client-output-buffer-limit pubsub 32mb 8mb 60).
-var DefaultSoft = Limit{Bytes: 8 << 20, From: "Valkey's default"}
-
-// MinSoft is the least soft limit there is to judge against: Valkey's
-// default, and a quarter of DigitalOcean's least hard limit (32 MiB). A
-// subscriber whose omem is at most half of it needs no limit looked up.
-const MinSoft = 8 << 20
-
 // ConfigKey is the DigitalOcean setting of the pub/sub hard limit, in MiB.
 const ConfigKey = "valkey_pubsub_client_output_buffer_limit"
 
 // SoftFromConfig is a quarter of the DigitalOcean hard limit; ok is false
-// when the configuration does not hold a positive number for it.
+// when the configuration does not hold a number of MiB the API allows
+// (DOHardMinMiB to DOHardMaxMiB) for it.
 func SoftFromConfig(cfg doapi.Config) (Limit, bool) {
 	mib, ok := cfg[ConfigKey].(float64)
-	if !ok || mib <= 0 {
+	if !ok || mib < DOHardMinMiB || mib > DOHardMaxMiB {
 		return Limit{}, false
 	}
 	return Limit{Bytes: int64(mib*(1<<20)) / 4, From: fmt.Sprintf("¼ of DigitalOcean's %s of %g MiB", ConfigKey, mib)}, true
@@ -43,7 +29,8 @@ type DOConfig interface {
 }
 
 // SoftFromDO reads the cluster's configuration and returns its soft limit,
-// or DefaultSoft when the configuration does not set one.
+// or DefaultSoft when the configuration does not set one, and with an error
+// (for a note) when it sets one the API does not allow.
 func SoftFromDO(ctx context.Context, api DOConfig, cluster string) (Limit, error) {
 	cl, err := api.FindCluster(ctx, cluster)
 	if err != nil {
@@ -55,6 +42,9 @@ func SoftFromDO(ctx context.Context, api DOConfig, cluster string) (Limit, error
 	}
 	if l, ok := SoftFromConfig(cfg); ok {
 		return l, nil
+	}
+	if v, set := cfg[ConfigKey]; set && v != nil {
+		return DefaultSoft, fmt.Errorf("%s is %v, not a number of MiB from %d to %d as the API allows", ConfigKey, v, DOHardMinMiB, DOHardMaxMiB)
 	}
 	return DefaultSoft, nil
 }

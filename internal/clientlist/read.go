@@ -118,8 +118,12 @@ func readNode(ctx context.Context, n valkeyclient.Node) (Node, error) {
 	}
 	for i, section := range []string{"clients", "stats"} {
 		info, err := res[2+i].ToString()
-		if valkeyclient.IsRefused(err) || valkeyclient.IsUnsupported(err) {
+		if valkeyclient.IsRefused(err) {
 			notes = append(notes, "could not look: INFO "+section+" is refused by the server")
+			continue
+		}
+		if valkeyclient.IsUnsupported(err) {
+			notes = append(notes, "could not look: INFO "+section+" is not supported by the server")
 			continue
 		}
 		if err != nil {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/oxyhq/oxyctl/internal/human"
 )
 
 // Self is how oxyctl's own connection is labelled.
@@ -158,7 +156,7 @@ func Build(snap *Snapshot, o Options) *Report {
 		}
 		for j := range n.Clients {
 			c := &n.Clients[j]
-			if c.PubSub() && o.Soft.Bytes > 0 && c.OMem > o.Soft.Bytes/2 {
+			if OverBuffer(c, o.Soft) {
 				r.Findings = append(r.Findings, Finding{Severity: SevWarning, Kind: KindBuffer, Client: c.Addr, Name: c.Name,
 					Message: BufferMessage(c, o.Soft)})
 			}
@@ -187,9 +185,9 @@ func Build(snap *Snapshot, o Options) *Report {
 		for _, s := range sr.Strays {
 			r.Findings = append(r.Findings, Finding{Severity: SevError, Kind: KindStray, Client: s.Addr, Name: s.Name, Message: s.Message()})
 		}
-		if sr.Unnamed {
-			for _, p := range sr.Problems() {
-				r.Findings = append(r.Findings, Finding{Severity: SevError, Kind: KindStray, Message: p})
+		for i := range sr.Surplus {
+			if m := sr.Surplus[i].ChannelMessage(); m != "" {
+				r.Findings = append(r.Findings, Finding{Severity: SevError, Kind: KindStray, Message: m})
 			}
 		}
 	}
@@ -271,10 +269,4 @@ func addUniq(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
-}
-
-// BufferMessage says that a subscriber's output buffer passed half the soft limit.
-func BufferMessage(c *Client, soft Limit) string {
-	return fmt.Sprintf("subscriber %s holds %s of unsent output, over half the pub/sub soft limit of %s (%s): it reads slower than messages arrive and is cut off at the limit, losing what was published meanwhile",
-		who(c.Addr, c.Name), human.Bytes(c.OMem), human.Bytes(soft.Bytes), soft.From)
 }

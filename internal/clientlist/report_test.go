@@ -31,25 +31,36 @@ func TestStrays(t *testing.T) {
 		return []RequestChannel{{Namespace: "/", Channel: "socket.io-request#/#", Subscribers: subs, Instances: 2}}
 	}
 	// No surplus: nothing, whatever the shapes.
-	if sr := Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 flags=P sub=1\n"), chans(2)); len(sr.Strays) != 0 || sr.Unnamed {
+	if sr := Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 flags=P sub=1\n"), chans(2)); len(sr.Strays) != 0 || len(sr.Problems()) != 0 {
 		t.Fatalf("no surplus: %+v", sr)
 	}
 	// One extra subscriber, one candidate: named.
 	sr := Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 name=cli flags=P sub=1\nid=6 addr=10.0.0.8:1 name=tail flags=P psub=1\n"), chans(3))
-	if len(sr.Strays) != 1 || sr.Strays[0].Addr != "10.0.0.7:1" || sr.Strays[0].Possible || sr.Unnamed {
+	if len(sr.Strays) != 1 || sr.Strays[0].Addr != "10.0.0.7:1" || sr.Strays[0].Possible || !sr.Surplus[0].Named {
 		t.Fatalf("one stray: %+v", sr)
 	}
 	if p := sr.Problems(); len(p) != 1 || !strings.HasPrefix(p[0], "stray subscriber 10.0.0.7:1 (client name cli): ") {
 		t.Fatalf("problems %q", p)
 	}
-	// Two candidates for one extra subscriber: possible.
-	sr = Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 flags=P sub=1\nid=6 addr=10.0.0.8:1 flags=P sub=2\n"), chans(3))
-	if len(sr.Strays) != 2 || !sr.Strays[0].Possible || !strings.HasPrefix(sr.Problems()[1], "possible stray subscriber 10.0.0.8:1 (no client name)") {
-		t.Fatalf("possible: %+v %q", sr, sr.Problems())
+	// Two candidates for one extra subscriber (the other an app's own
+	// SUBSCRIBE to an unrelated channel): nobody is accused, the channel is
+	// reported once with both candidates.
+	sr = Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 flags=P sub=1\nid=6 addr=10.0.0.8:1 name=app flags=P sub=2\n"), chans(3))
+	if p := sr.Problems(); len(sr.Strays) != 0 || len(p) != 1 || len(sr.Surplus[0].Candidates) != 2 ||
+		p[0] != "socket.io-request#/# has 3 subscribers but 2 adapter instances: 1 stray subscriber(s), among: 10.0.0.7:1 (no client name), 10.0.0.8:1 (client name app): fetchSockets() waits for an answer that never comes" {
+		t.Fatalf("two candidates: %+v %q", sr, p)
+	}
+	if cs := sr.Clients(); len(cs) != 2 || !cs[0].Possible || !cs[1].Possible || cs[1].Addr != "10.0.0.8:1" {
+		t.Fatalf("candidates as data: %+v", cs)
+	}
+	// Two extra subscribers, two candidates: both named.
+	sr = Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 flags=P sub=1\nid=6 addr=10.0.0.8:1 flags=P sub=2\n"), chans(4))
+	if len(sr.Strays) != 2 || len(sr.Problems()) != 2 || sr.Strays[0].Possible {
+		t.Fatalf("two strays: %+v %q", sr, sr.Problems())
 	}
 	// An extra subscriber that looks like an instance: not named, but said.
 	sr = Strays(snapshot(t, twoInstances), chans(3))
-	if len(sr.Strays) != 0 || !sr.Unnamed || !strings.Contains(sr.Problems()[0], "has 3 subscribers but 2 adapter instances") {
+	if len(sr.Strays) != 0 || len(sr.Surplus[0].Candidates) != 0 || !strings.Contains(sr.Problems()[0], "has 3 subscribers but 2 adapter instances") {
 		t.Fatalf("unnamed: %+v %q", sr, sr.Problems())
 	}
 	// No uid known (an adapter without per-instance response channels): not judged.
@@ -114,9 +125,64 @@ func TestSoftFromConfig(t *testing.T) {
 	if l, ok := SoftFromConfig(doapi.Config{ConfigKey: float64(64)}); !ok || l.Bytes != 16<<20 || !strings.Contains(l.From, "64 MiB") {
 		t.Fatalf("%+v %v", l, ok)
 	}
-	for _, cfg := range []doapi.Config{{}, {ConfigKey: "32"}, {ConfigKey: float64(0)}} {
+	for _, cfg := range []doapi.Config{{}, {ConfigKey: "32"}, {ConfigKey: float64(0)}, {ConfigKey: float64(16)}, {ConfigKey: float64(31)}, {ConfigKey: float64(513)}} {
 		if _, ok := SoftFromConfig(cfg); ok {
 			t.Fatalf("%v: ok", cfg)
+		}
+	}
+	if l, ok := SoftFromConfig(doapi.Config{ConfigKey: float64(DOHardMinMiB)}); !ok || l.Bytes != MinSoft {
+		t.Fatalf("the least hard limit: %+v %v, want a soft limit of MinSoft", l, ok)
+	}
+}
+
+type fakeConfig struct{ cfg doapi.Config }
+
+func (f fakeConfig) FindCluster(_ context.Context, name string) (*doapi.Cluster, error) {
+	return &doapi.Cluster{ID: name}, nil
+}
+
+func (f fakeConfig) GetConfig(context.Context, string) (doapi.Config, error) { return f.cfg, nil }
+
+// A hard limit below the API's minimum (16 MiB would make the soft limit 4
+// MiB, under MinSoft) is not believed: Valkey's default applies, with an
+// error for the note. An unset one is the default without a note.
+func TestSoftFromDO(t *testing.T) {
+	ctx := context.Background()
+	if l, err := SoftFromDO(ctx, fakeConfig{doapi.Config{ConfigKey: float64(16)}}, "c"); l != DefaultSoft || err == nil ||
+		!strings.Contains(err.Error(), ConfigKey+" is 16, not a number of MiB from 32 to 512") {
+		t.Fatalf("16 MiB: %+v %v", l, err)
+	}
+	if l, err := SoftFromDO(ctx, fakeConfig{doapi.Config{}}, "c"); l != DefaultSoft || err != nil {
+		t.Fatalf("unset: %+v %v", l, err)
+	}
+	if l, err := SoftFromDO(ctx, fakeConfig{doapi.Config{ConfigKey: float64(128)}}, "c"); l.Bytes != 32<<20 || err != nil {
+		t.Fatalf("128 MiB: %+v %v", l, err)
+	}
+}
+
+// TestOverBuffer: the one buffer rule, for pattern and plain subscribers
+// alike (the pubsub class limit cuts both); a normal client is never over.
+func TestOverBuffer(t *testing.T) {
+	soft := Limit{Bytes: 8 << 20}
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{"id=1 addr=a:1 flags=P psub=1 omem=4194305", true},
+		{"id=1 addr=a:1 flags=P sub=1 omem=4194305", true},
+		{"id=1 addr=a:1 flags=P ssub=1 omem=4194305", true},
+		{"id=1 addr=a:1 flags=P sub=1 omem=4194304", false},
+		{"id=1 addr=a:1 flags=N omem=9000000", false},
+	} {
+		cs, err := Parse(tc.line, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := OverBuffer(&cs[0], soft); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.line, got, tc.want)
+		}
+		if got := CouldBeOverBuffer(&cs[0]); got != tc.want {
+			t.Errorf("%s: could be over %v, want %v (MinSoft is 8 MiB)", tc.line, got, tc.want)
 		}
 	}
 }

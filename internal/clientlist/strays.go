@@ -3,6 +3,7 @@ package clientlist
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -32,8 +33,10 @@ type Stray struct {
 	// Channels are the request channels with more subscribers than
 	// instances (CLIENT LIST does not say which channels a client holds).
 	Channels []string `json:"channels"`
-	// Possible is set when there are more such clients than extra
-	// subscribers: some of them are not strays.
+	// Possible is set on a candidate that is not named as the stray: the
+	// clients that could be strays do not match the extra subscribers one
+	// for one, so some of them are not (an app's own SUBSCRIBE to another
+	// channel looks the same in CLIENT LIST).
 	Possible bool `json:"possible"`
 }
 
@@ -52,16 +55,23 @@ type Surplus struct {
 	Channel     string
 	Subscribers int64
 	Instances   int
+	// Named is set when the candidates matched the extra subscribers one
+	// for one: each is in StrayReport.Strays.
+	Named bool
+	// Candidates are the clients that could be the extra subscribers when
+	// they are not Named (more of them than extra subscribers, or fewer).
+	Candidates []Stray
 }
+
+// Extra is how many subscribers are not adapter instances.
+func (s *Surplus) Extra() int64 { return s.Subscribers - int64(s.Instances) }
 
 // StrayReport is what Strays finds.
 type StrayReport struct {
+	// Strays are the clients named as strays: on a channel with as many
+	// candidates as extra subscribers.
 	Strays  []Stray
 	Surplus []Surplus
-	// Unnamed is set when there are extra subscribers but no client could
-	// be named (CLIENT LIST unreadable, or every subscriber looks like an
-	// instance); Problems says why.
-	Unnamed bool
 }
 
 // InstanceShaped reports whether a client's subscriptions look like an
@@ -74,26 +84,26 @@ func InstanceShaped(c *Client) bool {
 }
 
 // Strays compares each request channel's subscribers with the instances
-// known from their response channels; when there are more subscribers, the
-// clients holding plain subscriptions that are not shaped like an instance
-// are named, as Possible when they outnumber the extra subscribers. A
-// channel with no known instance (an adapter that has no per-instance
-// response channel) is not judged.
+// known from their response channels. The candidates for a channel with
+// more subscribers than instances are the clients holding plain
+// subscriptions that are not shaped like an instance (CLIENT LIST has
+// counts, not channel names). When there are exactly as many candidates as
+// extra subscribers, each is named as a stray; otherwise nobody is accused
+// and the channel is reported once with its candidates. A channel with no
+// known instance (an adapter that has no per-instance response channel) is
+// not judged.
 func Strays(snap *Snapshot, chans []RequestChannel) StrayReport {
 	var rep StrayReport
-	var extra int64
-	var names []string
 	for _, ch := range chans {
 		if ch.Instances == 0 || ch.Subscribers <= int64(ch.Instances) {
 			continue
 		}
 		rep.Surplus = append(rep.Surplus, Surplus{Channel: ch.Channel, Subscribers: ch.Subscribers, Instances: ch.Instances})
-		extra = max(extra, ch.Subscribers-int64(ch.Instances))
-		names = append(names, ch.Channel)
 	}
 	if len(rep.Surplus) == 0 {
 		return rep
 	}
+	var cands []Stray
 	for i := range snap.Nodes {
 		n := &snap.Nodes[i]
 		for j := range n.Clients {
@@ -101,35 +111,102 @@ func Strays(snap *Snapshot, chans []RequestChannel) StrayReport {
 			if c.Sub == 0 || InstanceShaped(c) || c.ID == n.SelfID && n.SelfID != 0 {
 				continue
 			}
-			rep.Strays = append(rep.Strays, Stray{Node: n.Addr, ID: c.ID, Addr: c.Addr, Name: c.Name, Sub: c.Sub, PSub: c.PSub, Channels: names})
+			cands = append(cands, Stray{Node: n.Addr, ID: c.ID, Addr: c.Addr, Name: c.Name, Sub: c.Sub, PSub: c.PSub})
 		}
 	}
-	if int64(len(rep.Strays)) > extra {
-		for i := range rep.Strays {
-			rep.Strays[i].Possible = true
-		}
-	}
-	sort.Slice(rep.Strays, func(i, j int) bool {
-		a, b := rep.Strays[i], rep.Strays[j]
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
 		if a.Addr != b.Addr {
 			return a.Addr < b.Addr
 		}
 		return a.Node < b.Node
 	})
-	rep.Unnamed = len(rep.Strays) == 0
+	named := map[int]bool{} // index in cands
+	for i := range rep.Surplus {
+		s := &rep.Surplus[i]
+		if int64(len(cands)) == s.Extra() {
+			s.Named = true
+			for k := range cands {
+				named[k] = true
+				cands[k].Channels = append(cands[k].Channels, s.Channel)
+			}
+			continue
+		}
+		for _, c := range cands {
+			c.Channels, c.Possible = []string{s.Channel}, true
+			s.Candidates = append(s.Candidates, c)
+		}
+	}
+	for k := range cands {
+		if named[k] {
+			rep.Strays = append(rep.Strays, cands[k])
+		}
+	}
 	return rep
 }
 
-// Problems are the report's findings as sentences, the strays first.
+// Clients are the named strays and then, once each, the candidates of the
+// channels where nobody was named (Possible): the health check's "stray" data.
+func (r *StrayReport) Clients() []Stray {
+	out := append([]Stray{}, r.Strays...)
+	seen := map[string]int{} // node and id -> index in out
+	for i, s := range out {
+		seen[s.Node+"\x00"+strconv.FormatInt(s.ID, 10)] = i
+	}
+	for _, sp := range r.Surplus {
+		for _, c := range sp.Candidates {
+			k := c.Node + "\x00" + strconv.FormatInt(c.ID, 10)
+			if i, ok := seen[k]; ok {
+				if out[i].Possible {
+					out[i].Channels = append(out[i].Channels, c.Channels...)
+				}
+				continue
+			}
+			seen[k] = len(out)
+			c.Channels = append([]string(nil), c.Channels...)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ChannelMessage says what is wrong with a request channel whose extra
+// subscribers could not be named one for one ("" when they were).
+func (s *Surplus) ChannelMessage() string {
+	if s.Named {
+		return ""
+	}
+	head := fmt.Sprintf("%s has %d subscribers but %d adapter instances: %d stray subscriber(s)", s.Channel, s.Subscribers, s.Instances, s.Extra())
+	const shown = 10
+	var names []string
+	for i, c := range s.Candidates {
+		if i == shown {
+			names = append(names, fmt.Sprintf("and %d more", len(s.Candidates)-shown))
+			break
+		}
+		names = append(names, c.Who())
+	}
+	switch {
+	case len(s.Candidates) == 0:
+		head += ", and no subscriber could be named (CLIENT LIST unreadable, or the extra one looks like an instance)"
+	case int64(len(s.Candidates)) > s.Extra():
+		head += ", among: " + strings.Join(names, ", ")
+	default:
+		head += ", some shaped like an instance; the plain subscribers that are not: " + strings.Join(names, ", ")
+	}
+	return head + ": fetchSockets() waits for an answer that never comes"
+}
+
+// Problems are the report's findings as sentences: the named strays first,
+// then the channels whose extra subscribers could not be named.
 func (r *StrayReport) Problems() []string {
 	var out []string
 	for _, s := range r.Strays {
 		out = append(out, s.Message())
 	}
-	if r.Unnamed {
-		for _, s := range r.Surplus {
-			out = append(out, fmt.Sprintf("%s has %d subscribers but %d adapter instances, and no subscriber could be named (CLIENT LIST unreadable, or the extra one looks like an instance): fetchSockets() waits for an answer that never comes",
-				s.Channel, s.Subscribers, s.Instances))
+	for i := range r.Surplus {
+		if m := r.Surplus[i].ChannelMessage(); m != "" {
+			out = append(out, m)
 		}
 	}
 	return out
@@ -137,10 +214,6 @@ func (r *StrayReport) Problems() []string {
 
 // Message says what the stray is and what it breaks.
 func (s *Stray) Message() string {
-	what := "stray subscriber"
-	if s.Possible {
-		what = "possible stray subscriber"
-	}
-	return fmt.Sprintf("%s %s: a plain subscription that is not an adapter instance (sub=%d psub=%d) while %s has more subscribers than instances: fetchSockets() waits for its answer until it times out",
-		what, s.Who(), s.Sub, s.PSub, strings.Join(s.Channels, ", "))
+	return fmt.Sprintf("stray subscriber %s: a plain subscription that is not an adapter instance (sub=%d psub=%d) while %s has more subscribers than instances: fetchSockets() waits for its answer until it times out",
+		s.Who(), s.Sub, s.PSub, strings.Join(s.Channels, ", "))
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/valkey-io/valkey-go"
 
+	"github.com/oxyhq/oxyctl/internal/adaptertap"
 	"github.com/oxyhq/oxyctl/internal/clientlist"
 	"github.com/oxyhq/oxyctl/internal/socketio"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
@@ -20,8 +22,8 @@ type PubSubData struct {
 	ExpectedInstances int               `json:"expected_instances"`
 	Namespaces        []PubSubNamespace `json:"namespaces"`
 	// OutputBufferDisconnections is INFO stats'
-	// client_output_buffer_limit_disconnections, summed over the nodes
-	// (-1 when no node told).
+	// client_output_buffer_limit_disconnections, summed over the nodes that
+	// told (a node that did not is a note, and its count is not judged).
 	OutputBufferDisconnections int64 `json:"output_buffer_disconnections"`
 	// Subscribers are the clients in pub/sub mode (CLIENT LIST).
 	Subscribers []PubSubSubscriber `json:"subscribers"`
@@ -88,7 +90,7 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 		key = socketio.DefaultKey
 	}
 	data := &PubSubData{Key: key, Mode: "classic", ExpectedInstances: p.Expected, Namespaces: []PubSubNamespace{},
-		OutputBufferDisconnections: -1, Subscribers: []PubSubSubscriber{}, Stray: []clientlist.Stray{}, Notes: []string{}}
+		Subscribers: []PubSubSubscriber{}, Stray: []clientlist.Stray{}, Notes: []string{}}
 	if p.Sharded {
 		data.Mode = "sharded"
 	}
@@ -101,12 +103,14 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 	// Classic pub/sub is cluster-wide but each node only knows its own
 	// subscribers, so every node is asked and the counts are added. Shard
 	// channels live on the shard that owns their slot.
-	nodes := conn.Nodes()
-	var nss []PubSubNamespace
+	var (
+		nss   []PubSubNamespace
+		chans []clientlist.RequestChannel
+	)
 	if p.Sharded {
-		nss, err = p.sharded(ctx, conn, nodes, key)
+		nss, err = p.sharded(ctx, conn, conn.Nodes(), key)
 	} else {
-		nss, err = p.classic(ctx, nodes, key)
+		nss, chans, err = p.classic(ctx, conn, key)
 	}
 	if err != nil {
 		return Outcome{Status: Fail, Detail: errText(valkeyclient.Classify(err, conn.Target)), Data: data}
@@ -114,7 +118,7 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 	data.Namespaces = nss
 
 	f := newFindings()
-	p.clients(ctx, conn, f, data)
+	p.clients(ctx, conn, f, data, chans)
 	var total int64
 	var parts []string
 	for _, ns := range nss {
@@ -133,7 +137,7 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 			what = socketio.BroadcastChannel(key, "<nsp>", "")
 		}
 		f.fail("no API instance is subscribed (%s adapter, no %s channel): is the API running with the redis adapter and key %q?", data.Mode, what, key)
-		return Outcome{Status: f.status, Detail: f.detail(""), Data: data}
+		return Outcome{Status: f.status, Detail: f.detail(strings.Join(data.Notes, "; ")), Data: data}
 	}
 	summary := fmt.Sprintf("%s adapter %q: instances per namespace: %s", data.Mode, key, strings.Join(parts, ", "))
 	if p.Expected > 0 {
@@ -145,77 +149,31 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 	return Outcome{Status: f.status, Detail: f.detail(summary), Data: data}
 }
 
-// classic: namespaces from PUBSUB CHANNELS <key>-request#*, counts from
-// PUBSUB NUMSUB <key>-request#<nsp>#, uids from PUBSUB CHANNELS <key>-response#*.
-func (p *PubSubProbe) classic(ctx context.Context, nodes []valkeyclient.Node, key string) ([]PubSubNamespace, error) {
-	reqPattern := socketio.GlobEscape(key) + "-request#*"
-	type nodeResult struct {
-		req, resp []string
-		err       error
+// classic counts through adaptertap.Channels (PUBSUB CHANNELS and NUMSUB
+// on every node, summed): a namespace per live request channel, its NUMSUB
+// as RequestSubscribers, the uids of its response channels as UIDs. The
+// request channels are returned for the stray check.
+func (p *PubSubProbe) classic(ctx context.Context, conn *valkeyclient.Conn, key string) ([]PubSubNamespace, []clientlist.RequestChannel, error) {
+	rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{Key: key, Conn: conn, Timeout: time.Hour}) // ctx's deadline rules
+	if err != nil {
+		return nil, nil, err
 	}
-	res := eachNode(nodes, func(c valkey.Client) nodeResult {
-		var r nodeResult
-		if r.req, r.err = c.Do(ctx, c.B().PubsubChannels().Pattern(reqPattern).Build()).AsStrSlice(); r.err != nil {
-			return r
-		}
-		r.resp, r.err = c.Do(ctx, c.B().PubsubChannels().Pattern(socketio.ResponseChannelsPattern(key)).Build()).AsStrSlice()
-		return r
-	}, func(p any) nodeResult { return nodeResult{err: fmt.Errorf("internal error (a bug): %v", p)} })
-	byNsp := map[string]*PubSubNamespace{}
-	for _, r := range res {
-		if r.err != nil {
-			return nil, r.err
-		}
-		for _, ch := range r.req {
-			if info, ok := socketio.ParseChannel(key, ch); ok && info.Kind == socketio.KindRequest {
-				if byNsp[info.Namespace] == nil {
-					byNsp[info.Namespace] = &PubSubNamespace{Namespace: info.Namespace, Channel: ch, UIDs: []string{}}
-				}
-			}
-		}
+	chans := rep.RequestChannels()
+	byNsp := map[string]*adaptertap.Namespace{}
+	for i := range rep.Namespaces {
+		byNsp[rep.Namespaces[i].Namespace] = &rep.Namespaces[i]
 	}
-	for _, r := range res {
-		for _, ch := range r.resp {
-			if info, ok := socketio.ParseChannel(key, ch); ok && info.Kind == socketio.KindResponse && info.UID != "" {
-				if ns := byNsp[info.Namespace]; ns != nil && !contains(ns.UIDs, info.UID) {
-					ns.UIDs = append(ns.UIDs, info.UID)
-				}
-			}
+	out := make([]PubSubNamespace, 0, len(chans))
+	for _, ch := range chans {
+		ns := PubSubNamespace{Namespace: ch.Namespace, Channel: ch.Channel, RequestSubscribers: ch.Subscribers,
+			UIDs: append([]string{}, byNsp[ch.Namespace].UIDs...)}
+		ns.Instances = ns.RequestSubscribers
+		if u := int64(len(ns.UIDs)); u > 0 && u < ns.Instances {
+			ns.Instances = u
 		}
+		out = append(out, ns)
 	}
-	out := sortedNamespaces(byNsp)
-	if len(out) == 0 {
-		return out, nil
-	}
-	chans := make([]string, len(out))
-	for i, ns := range out {
-		chans[i] = ns.Channel
-		sort.Strings(out[i].UIDs)
-	}
-	counts := eachNode(nodes, func(c valkey.Client) countResult {
-		m, err := c.Do(ctx, c.B().PubsubNumsub().Channel(chans...).Build()).AsIntMap()
-		return countResult{m, err}
-	}, func(p any) countResult { return countResult{err: fmt.Errorf("internal error (a bug): %v", p)} })
-	for _, c := range counts {
-		if c.err != nil {
-			return nil, c.err
-		}
-		for i := range out {
-			out[i].RequestSubscribers += c.m[out[i].Channel]
-		}
-	}
-	for i := range out {
-		out[i].Instances = out[i].RequestSubscribers
-		if u := int64(len(out[i].UIDs)); u > 0 && u < out[i].Instances {
-			out[i].Instances = u
-		}
-	}
-	return out, nil
-}
-
-type countResult struct {
-	m   map[string]int64
-	err error
+	return out, chans, nil
 }
 
 // sharded: namespaces from PUBSUB SHARDCHANNELS <key>#* on every node,
@@ -270,20 +228,11 @@ func sortedNamespaces(m map[string]*PubSubNamespace) []PubSubNamespace {
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // clients reads CLIENT LIST and INFO on every node and judges the
-// subscribers: a stray on a request channel fails, a pattern subscriber's
+// subscribers: a stray on a request channel fails, a subscriber's
 // output buffer over half the soft limit warns, and so do new output-buffer
 // disconnections. A refused read is a note.
-func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *findings, data *PubSubData) {
+func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *findings, data *PubSubData, chans []clientlist.RequestChannel) {
 	snap, err := clientlist.Read(ctx, conn)
 	if err != nil {
 		f.fail("could not read the clients: %s", errText(valkeyclient.Classify(err, conn.Target)))
@@ -291,16 +240,18 @@ func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *f
 	}
 	data.Notes = append(data.Notes, snap.Notes()...)
 	cluster := len(snap.Nodes) > 1
-	// Pattern subscribers whose buffer could be over half a soft limit:
-	// only then is the limit looked up (DigitalOcean's takes API calls).
+	// Subscribers whose buffer could be over half a soft limit: only then
+	// is the limit looked up (DigitalOcean's takes API calls).
 	var full []*clientlist.Client
 	for _, n := range snap.Nodes {
 		label := ""
 		if cluster {
 			label = n.Addr + ": "
 		}
-		if n.OutputBufferDisconnections >= 0 {
-			data.OutputBufferDisconnections = max(data.OutputBufferDisconnections, 0) + n.OutputBufferDisconnections
+		if n.OutputBufferDisconnections < 0 {
+			data.Notes = append(data.Notes, label+"could not read the output-buffer disconnections (INFO stats client_output_buffer_limit_disconnections): not judged")
+		} else {
+			data.OutputBufferDisconnections += n.OutputBufferDisconnections
 			f.counter(ctx, "pubsub:"+n.Addr+":client_output_buffer_limit_disconnections", label, n.OutputBufferDisconnections,
 				"clients cut off at the output-buffer limit (client_output_buffer_limit_disconnections: a cut subscriber missed what was published meanwhile)")
 		}
@@ -311,7 +262,7 @@ func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *f
 			}
 			data.Subscribers = append(data.Subscribers, PubSubSubscriber{Node: n.Addr, Addr: c.Addr, Name: c.Name,
 				Sub: c.Sub, PSub: c.PSub, OMemBytes: c.OMem, IdleS: c.Idle, Instance: clientlist.InstanceShaped(c)})
-			if c.PSub > 0 && c.OMem > clientlist.MinSoft/2 {
+			if clientlist.CouldBeOverBuffer(c) {
 				full = append(full, c)
 			}
 		}
@@ -319,7 +270,7 @@ func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *f
 	if len(full) > 0 {
 		soft := p.soft(ctx, data)
 		for _, c := range full {
-			if c.OMem > soft.Bytes/2 {
+			if clientlist.OverBuffer(c, soft) {
 				f.warn("%s", clientlist.BufferMessage(c, soft))
 			}
 		}
@@ -327,13 +278,8 @@ func (p *PubSubProbe) clients(ctx context.Context, conn *valkeyclient.Conn, f *f
 	if p.Sharded {
 		return
 	}
-	chans := make([]clientlist.RequestChannel, 0, len(data.Namespaces))
-	for _, ns := range data.Namespaces {
-		chans = append(chans, clientlist.RequestChannel{Namespace: ns.Namespace, Channel: ns.Channel,
-			Subscribers: ns.RequestSubscribers, Instances: len(ns.UIDs)})
-	}
 	sr := clientlist.Strays(snap, chans)
-	data.Stray = append(data.Stray, sr.Strays...)
+	data.Stray = append(data.Stray, sr.Clients()...)
 	for _, msg := range sr.Problems() {
 		f.fail("%s", msg)
 	}

@@ -2,12 +2,15 @@ package probe
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
 
+	"github.com/oxyhq/oxyctl/internal/clientlist"
+	"github.com/oxyhq/oxyctl/internal/testutil/hostile"
 	"github.com/oxyhq/oxyctl/internal/testutil/nodeapp"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
@@ -81,9 +84,14 @@ func TestPubSubClassic(t *testing.T) {
 		d.Namespaces[0].Instances != 2 || d.Namespaces[0].RequestSubscribers != 3 {
 		t.Fatalf("stray: %s %q %+v", out.Status, out.Detail, d)
 	}
-	// A second one on another channel: two candidates for one extra subscriber.
-	srv.Subscriber(t, valkeytest.SubscriberOptions{Name: "other", Channels: []string{"unrelated"}})
-	if out, d = runPubSub(t, p); out.Status != Fail || !strings.Contains(out.Detail, "possible stray subscriber "+who) || len(d.Stray) != 2 {
+	// A second one on another channel: two candidates for one extra
+	// subscriber. Neither is accused; the channel is one finding naming both.
+	other := srv.Subscriber(t, valkeytest.SubscriberOptions{Name: "other", Channels: []string{"unrelated"}})
+	out, d = runPubSub(t, p)
+	among := "socket.io-request#/# has 3 subscribers but 2 adapter instances: 1 stray subscriber(s), among: "
+	if out.Status != Fail || !strings.HasPrefix(out.Detail, among) || strings.Contains(out.Detail, "stray subscriber "+who) ||
+		!strings.Contains(out.Detail, who) || !strings.Contains(out.Detail, other.LocalAddr().String()+" (client name other)") ||
+		len(d.Stray) != 2 || !d.Stray[0].Possible || !d.Stray[1].Possible {
 		t.Fatalf("possible strays: %s %q %+v", out.Status, out.Detail, d.Stray)
 	}
 
@@ -117,7 +125,7 @@ func TestPubSubRealAdapter(t *testing.T) {
 				}
 				if adapter == "classic" {
 					want := []string{uids.A[ns.Namespace], uids.B[ns.Namespace]}
-					if len(ns.UIDs) != 2 || !contains(ns.UIDs, want[0]) || !contains(ns.UIDs, want[1]) {
+					if len(ns.UIDs) != 2 || !slices.Contains(ns.UIDs, want[0]) || !slices.Contains(ns.UIDs, want[1]) {
 						t.Fatalf("%s: uids %v, want %v", ns.Namespace, ns.UIDs, want)
 					}
 				}
@@ -168,5 +176,67 @@ func TestPubSubCluster(t *testing.T) {
 	}
 	if out.Status != OK || len(d.Namespaces) != 1 || d.Namespaces[0].Instances != 2 || d.Namespaces[0].Channel != "socket.io#/#" {
 		t.Fatalf("sharded cluster: %s %q %+v", out.Status, out.Detail, d)
+	}
+}
+
+// TestPubSubUnreadable: a server whose INFO stats has no
+// client_output_buffer_limit_disconnections: the count is 0 with a note
+// (not -1: PRODUCT defines a count) and is not judged; with no namespace
+// the notes are still in the detail.
+func TestPubSubUnreadable(t *testing.T) {
+	t.Parallel()
+	s := hostile.Start(t, func(args []string) string {
+		if args[0] == "INFO" && len(args) == 2 && strings.EqualFold(args[1], "stats") {
+			return hostile.Bulk("# Stats\r\nevicted_keys:0\r\nrejected_connections:0\r\n")
+		}
+		return ""
+	})
+	out, d := runPubSub(t, &PubSubProbe{Connect: connector("redis://" + s.Addr)})
+	note := "could not read the output-buffer disconnections (INFO stats client_output_buffer_limit_disconnections): not judged"
+	if out.Status != Fail || d.OutputBufferDisconnections != 0 || len(d.Notes) != 1 || d.Notes[0] != note ||
+		!strings.Contains(out.Detail, "no API instance is subscribed") || !strings.HasSuffix(out.Detail, "; "+note) {
+		t.Fatalf("%s %q %+v", out.Status, out.Detail, d)
+	}
+}
+
+// TestPubSubPlainSubscriberBuffer: the buffer rule is clientlist's
+// (OverBuffer): a plain subscriber is cut by the pubsub class limit as a
+// pattern one is, so its omem over half the soft limit warns too.
+func TestPubSubPlainSubscriberBuffer(t *testing.T) {
+	t.Parallel()
+	srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--client-output-buffer-limit", "pubsub 64mb 0 0"}})
+	instance(t, srv, "socket.io", "/", "AAAAAA")
+	slow := srv.Subscriber(t, valkeytest.SubscriberOptions{LocalAddr: "127.0.0.7", Name: "slow-plain", Channels: []string{"notifications"}, ReadBuffer: 4096})
+	cl := srv.Client(t)
+	ctx := context.Background()
+	msg := strings.Repeat("x", 1<<20)
+	for i := 0; ; i++ {
+		list, err := cl.Do(ctx, cl.B().ClientList().Build()).ToString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := clientlist.Parse(strings.TrimPrefix(list, "txt:"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var omem int64
+		for _, c := range cs {
+			if c.Addr == slow.LocalAddr().String() {
+				omem = c.OMem
+			}
+		}
+		if omem > 5<<20 {
+			break
+		}
+		if i > 100 {
+			t.Fatalf("omem %d after %d messages", omem, i)
+		}
+		if err := cl.Do(ctx, cl.B().Publish().Channel("notifications").Message(msg).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, d := runPubSub(t, &PubSubProbe{Connect: connector(srv.URL)})
+	if out.Status != Warn || !strings.Contains(out.Detail, "subscriber "+slow.LocalAddr().String()+" (client name slow-plain) holds") || len(d.Stray) != 0 {
+		t.Fatalf("%s %q %+v", out.Status, out.Detail, d)
 	}
 }

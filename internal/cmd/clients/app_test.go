@@ -192,6 +192,28 @@ func TestClientsRealAdapter(t *testing.T) {
 			t.Fatalf("no token, yet group %s resolves to %q", g.Key, g.ResolvesTo)
 		}
 	}
+
+	// An app's own SUBSCRIBE to an unrelated channel looks the same in
+	// CLIENT LIST: two candidates for one extra subscriber. Nobody is
+	// accused; the request channel is one finding naming both.
+	app := srv.Subscriber(t, valkeytest.SubscriberOptions{LocalAddr: "127.0.0.8", Name: "notifier", Channels: []string{"notifications"}})
+	appAddr := app.LocalAddr().String()
+	among := "socket.io-request#/# has 3 subscribers but 2 adapter instances: 1 stray subscriber(s), among: "
+	r = run(t, env, "clients", "-o", "json")
+	rep = report(t, r)
+	if r.Code != 1 || len(rep.Findings) != 1 {
+		t.Fatalf("stray and unrelated subscriber: exit %d, findings %+v", r.Code, rep.Findings)
+	}
+	f = rep.Findings[0]
+	if f.Severity != "error" || f.Kind != clientlist.KindStray || f.Client != "" || f.Name != "" || !strings.HasPrefix(f.Message, among) ||
+		!strings.Contains(f.Message, appAddr+" (client name notifier)") || !strings.Contains(f.Message, strayAddr+" (client name stray-listener)") {
+		t.Fatalf("finding %+v, want one naming %s and %s as candidates", f, strayAddr, appAddr)
+	}
+	code, status, detail, pd = health(t, env)
+	if code != 1 || status != "fail" || !strings.HasPrefix(detail, among) || strings.Contains(detail, "stray subscriber "+strayAddr) ||
+		!strings.Contains(detail, appAddr) || len(pd.Stray) != 2 || !pd.Stray[0].Possible || !pd.Stray[1].Possible {
+		t.Fatalf("health with two candidates: exit %d %s %q %+v", code, status, detail, pd.Stray)
+	}
 }
 
 // TestClientsBufferAndCut: a pattern subscriber that stops reading while
@@ -336,5 +358,16 @@ func TestClientsRefused(t *testing.T) {
 	acl.Subscriber(t, valkeytest.SubscriberOptions{Channels: []string{"socket.io-request#/#"}})
 	if code, status, detail, _ := health(t, env); code != 0 || status != "ok" || !strings.Contains(detail, clientlist.RefusedNote) {
 		t.Fatalf("CLIENT LIST refused, health: exit %d %s %q", code, status, detail)
+	}
+
+	// An ACL without PUBSUB: only the stray check needs it; it says it
+	// could not look, and the listing and its exit code stand.
+	noPubSub := valkeytest.Start(t, valkeytest.Options{Args: []string{"--user", "default", "on", "nopass", "~*", "&*", "+@all", "-pubsub"}})
+	noPubSub.Subscriber(t, valkeytest.SubscriberOptions{Name: "inst", Channels: []string{"socket.io-request#/#", "socket.io-response#/#AAAAAA#"}})
+	r = run(t, map[string]string{"OXYCTL_REDIS_URL": noPubSub.URL}, "clients", "-o", "json")
+	rep = report(t, r)
+	if r.Code != 0 || len(rep.Notes) != 1 || rep.Notes[0] != "could not look for stray subscribers: PUBSUB is refused by the server" ||
+		rep.Total != 2 || len(rep.Clients) != 2 || !strings.Contains(r.Stderr, rep.Notes[0]) {
+		t.Fatalf("PUBSUB refused: exit %d %+v", r.Code, rep)
 	}
 }

@@ -20,9 +20,13 @@ import (
 	"github.com/oxyhq/oxyctl/internal/human"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/socketio"
+	"github.com/oxyhq/oxyctl/internal/redact"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
+
+// StrayNote is the note when the server refuses PUBSUB: the stray check
+// cannot count a request channel's subscribers.
+const StrayNote = "could not look for stray subscribers: PUBSUB is refused by the server"
 
 type clientsOptions struct {
 	IO       *iostreams.IOStreams
@@ -49,10 +53,12 @@ Findings, below the tables:
       request channel of the Socket.IO adapter (<key>-request#<nsp>#) has more
       subscribers than there are adapter instances (one response channel each):
       every fetchSockets() then waits for an answer that never comes. CLIENT
-      LIST has subscription counts, not channel names, so the clients whose
-      subscriptions are not shaped like an instance's (per namespace one
-      pattern and two or three plain ones) are named, as "possible" when they
-      outnumber the extra subscribers.
+      LIST has subscription counts, not channel names: the candidates are the
+      clients whose subscriptions are not shaped like an instance's (per
+      namespace one pattern and two or three plain ones). Each is named when
+      there are exactly as many as extra subscribers; otherwise the channel is
+      one finding that lists them. A server that refuses PUBSUB gives a note
+      instead.
   buffer (warning)  a pub/sub client's omem is over half the soft limit: a
       quarter of DigitalOcean's pubsub_client_output_buffer_limit when a token
       is set, else Valkey's default of 8 MiB. Past the limit the server cuts it
@@ -151,17 +157,18 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 			key = config.DefaultSIOKey
 		}
 		rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{Key: key, Conn: conn, Timeout: s.Timeout})
-		if err != nil {
+		switch {
+		case valkeyclient.IsRefused(err) || valkeyclient.IsUnsupported(err):
+			// Only the stray check needs PUBSUB: it says it could not look.
+			o.Notes = append(o.Notes, StrayNote)
+		case err != nil:
 			return valkeyclient.Classify(err, conn.Target)
-		}
-		o.Channels = []clientlist.RequestChannel{}
-		for _, ns := range rep.Namespaces {
-			o.Channels = append(o.Channels, clientlist.RequestChannel{Namespace: ns.Namespace,
-				Channel: socketio.RequestChannel(key, ns.Namespace), Subscribers: ns.Instances, Instances: len(ns.UIDs)})
+		default:
+			o.Channels = rep.RequestChannels()
 		}
 	}
 	dr := <-doDone
-	o.Soft, o.Resolve, o.Notes = dr.soft, dr.resolve, dr.notes
+	o.Soft, o.Resolve, o.Notes = dr.soft, dr.resolve, append(o.Notes, dr.notes...)
 	rep := clientlist.Build(snap, o)
 	for _, n := range rep.Notes {
 		opts.IO.Warnf("%s", n)
@@ -224,4 +231,6 @@ func render(w io.Writer, th *output.Theme, rep *clientlist.Report, group string)
 
 func seconds(s int64) string { return (time.Duration(s) * time.Second).String() }
 
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+// oneLine is an error as one line, secrets redacted (a DigitalOcean error
+// may quote a request with its token).
+func oneLine(err error) string { return redact.String(strings.Join(strings.Fields(err.Error()), " ")) }

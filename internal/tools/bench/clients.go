@@ -17,7 +17,8 @@ import (
 
 // benchClients opens -clients connections to a server started with room for
 // them (a few in pub/sub mode, most named like API connections), then times
-// `oxyctl clients -o json` and its peak RSS next to `valkey-cli CLIENT LIST`.
+// `oxyctl clients -o json` and `oxyctl clients` (the text tables) and their
+// peak RSS next to `valkey-cli CLIENT LIST`.
 func (e *env) benchClients(ctx context.Context) error {
 	n := *flagClients
 	fmt.Printf("\nclients -o json with %d connections open\n", n)
@@ -39,8 +40,8 @@ func (e *env) benchClients(ctx context.Context) error {
 	fmt.Printf("opened %d connections in %s\n", len(conns), time.Since(start).Round(time.Millisecond))
 
 	list := fmt.Sprintf("%s -p %d CLIENT LIST > /dev/null", e.cli, s.port)
-	var oxy, cli []time.Duration
-	var rss int64
+	var oxy, text, cli []time.Duration
+	var rss, textRSS int64
 	for range *flagRuns {
 		var out bytes.Buffer
 		d, r, err := e.timed(ctx, s.url(), &out, e.oxyctl, "clients", "-o", "json")
@@ -52,7 +53,16 @@ func (e *env) benchClients(ctx context.Context) error {
 			return fmt.Errorf("oxyctl clients output: %v (total %d, %d clients)", err, rep.Total, len(rep.Clients))
 		}
 		oxy, rss = append(oxy, d), max(rss, r)
-		fmt.Printf("    run: oxyctl clients %s, peak RSS %.1f MiB, %d bytes of JSON\n", ms(d), float64(r)/1024, out.Len())
+		fmt.Printf("    run: oxyctl clients -o json %s, peak RSS %.1f MiB, %d bytes of JSON\n", ms(d), float64(r)/1024, out.Len())
+		out.Reset()
+		if d, r, err = e.timed(ctx, s.url(), &out, e.oxyctl, "clients"); err != nil {
+			return err
+		}
+		if lines := bytes.Count(out.Bytes(), []byte("\n")); lines < n {
+			return fmt.Errorf("oxyctl clients printed %d lines for %d connections", lines, n)
+		}
+		text, textRSS = append(text, d), max(textRSS, r)
+		fmt.Printf("    run: oxyctl clients (text) %s, peak RSS %.1f MiB, %d bytes\n", ms(d), float64(r)/1024, out.Len())
 		if d, err = e.shell(ctx, list); err != nil {
 			return err
 		}
@@ -63,6 +73,9 @@ func (e *env) benchClients(ctx context.Context) error {
 	e.report("valkey-cli CLIENT LIST", ms(mc), "", true)
 	e.report("clients / valkey-cli CLIENT LIST", fmt.Sprintf("%.2fx", mo.Seconds()/mc.Seconds()), "", true)
 	e.report("oxyctl clients peak RSS", fmt.Sprintf("%.1f MiB", float64(rss)/1024), "< 32 MiB", rss < 32*1024)
+	mt := median(text)
+	e.report(fmt.Sprintf("oxyctl clients, text (%d connections)", n), ms(mt), "< 1s", mt < time.Second)
+	e.report("oxyctl clients, text, peak RSS", fmt.Sprintf("%.1f MiB", float64(textRSS)/1024), "< 32 MiB", textRSS < 32*1024)
 	return nil
 }
 

@@ -17,8 +17,8 @@
 //     one list (target <= 1.0x), with the watch's peak RSS (target < 48 MiB);
 //   - health with every check against local servers and stand-ins: the wall
 //     time against the slowest check's latency (target: at most 50 ms more).
-//   - clients -o json with 10,000 connections open (target < 1 s and < 32 MiB
-//     RSS), next to valkey-cli CLIENT LIST.
+//   - clients -o json and clients (text) with 10,000 connections open (target
+//     < 1 s and < 32 MiB RSS each), next to valkey-cli CLIENT LIST.
 //
 // Run it from the repository (it builds ./cmd/oxyctl): go run ./internal/tools/bench
 // It needs valkey-server and valkey-cli (or VALKEY_SERVER / VALKEY_CLI) on PATH.
