@@ -36,7 +36,12 @@ func SoftFromDO(ctx context.Context, api DOConfig, cluster string) (Limit, error
 	if err != nil {
 		return DefaultSoft, err
 	}
-	cfg, err := api.GetConfig(ctx, cl.ID)
+	return SoftOfCluster(ctx, api, cl.ID)
+}
+
+// SoftOfCluster is SoftFromDO for a cluster already found (by its id).
+func SoftOfCluster(ctx context.Context, api DOConfig, clusterID string) (Limit, error) {
+	cfg, err := api.GetConfig(ctx, clusterID)
 	if err != nil {
 		return DefaultSoft, err
 	}

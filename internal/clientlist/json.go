@@ -22,6 +22,8 @@ func (r *Report) AppendJSON(b []byte) []byte {
 	b = strconv.AppendInt(b, r.Total, 10)
 	b = next(b, 1, "cap")
 	b = strconv.AppendInt(b, r.Cap, 10)
+	b = next(b, 1, "cap_from")
+	b = appendString(b, r.CapFrom)
 	b = next(b, 1, "soft_limit_bytes")
 	b = strconv.AppendInt(b, r.SoftLimitBytes, 10)
 	b = next(b, 1, "soft_limit_from")

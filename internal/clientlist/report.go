@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/oxyhq/oxyctl/internal/doapi"
 )
 
 // Self is how oxyctl's own connection is labelled.
@@ -49,12 +51,16 @@ type Options struct {
 	Channels []RequestChannel
 	// Notes are added to the report's notes.
 	Notes []string
+	// Plan is the DigitalOcean plan (zero without a token): its connection
+	// cap counts when lower than maxclients (doapi.ConnectionCap).
+	Plan doapi.Plan
 }
 
 // Report is the JSON document of `oxyctl clients`.
 type Report struct {
 	Total          int64         `json:"total"`
 	Cap            int64         `json:"cap"`
+	CapFrom        string        `json:"cap_from"` // "maxclients" or "plan"; "" when unknown
 	SoftLimitBytes int64         `json:"soft_limit_bytes"`
 	SoftLimitFrom  string        `json:"soft_limit_from"`
 	Groups         []Group       `json:"groups"`
@@ -143,15 +149,16 @@ func Build(snap *Snapshot, o Options) *Report {
 			count = max(n.Connected, 0)
 		}
 		r.Total += count
-		if n.MaxClients > 0 {
-			r.Cap += n.MaxClients
-			if count*100 >= int64(HeadroomPercent)*n.MaxClients {
+		if limit, from := doapi.ConnectionCap(n.MaxClients, o.Plan); limit > 0 {
+			r.Cap += limit
+			r.CapFrom = from
+			if count*100 >= int64(HeadroomPercent)*limit {
 				where := ""
 				if len(snap.Nodes) > 1 {
 					where = " on " + n.Addr
 				}
 				r.Findings = append(r.Findings, Finding{Severity: SevWarning, Kind: KindHeadroom,
-					Message: fmt.Sprintf("%d connections%s, %d%% of the cap of %d (maxclients): new connections are refused at the cap", count, where, count*100/n.MaxClients, n.MaxClients)})
+					Message: fmt.Sprintf("%d connections%s, %d%% of %s: new connections are refused at the cap", count, where, count*100/limit, doapi.CapText(limit, from, o.Plan))})
 			}
 		}
 		for j := range n.Clients {

@@ -110,9 +110,20 @@ func TestBuild(t *testing.T) {
 	}
 	snap.Nodes[0].MaxClients = 8
 	if r = Build(snap, Options{}); len(r.Findings) != 1 || r.Findings[0].Kind != KindHeadroom || r.Findings[0].Severity != SevWarning ||
-		!strings.Contains(r.Findings[0].Message, "7 connections, 87% of the cap of 8") {
+		!strings.Contains(r.Findings[0].Message, "7 connections, 87% of maxclients 8") || r.Cap != 8 || r.CapFrom != doapi.CapFromMaxclients {
 		t.Fatalf("headroom: %+v", r.Findings)
 	}
+	// On DigitalOcean the plan's cap counts when it is the lower one.
+	snap.Nodes[0].MaxClients = 65000
+	plan := doapi.PlanOf("db-s-1vcpu-1gb")
+	if r = Build(snap, Options{Plan: plan}); r.Cap != 10000 || r.CapFrom != doapi.CapFromPlan || len(r.Findings) != 0 {
+		t.Fatalf("plan cap: cap %d from %q, findings %+v", r.Cap, r.CapFrom, r.Findings)
+	}
+	plan.ConnectionCap = 8 // a plan this small does not exist: the rule, not the numbers
+	if r = Build(snap, Options{Plan: plan}); r.Cap != 8 || len(r.Findings) != 1 || !strings.Contains(r.Findings[0].Message, "87% of the plan's cap 8 (db-s-1vcpu-1gb") {
+		t.Fatalf("plan headroom: %+v", r.Findings)
+	}
+	snap.Nodes[0].MaxClients = 8
 
 	// CLIENT LIST refused: the note, and the total from INFO.
 	snap.Nodes[0].Clients, snap.Nodes[0].Note, snap.Nodes[0].Connected = nil, RefusedNote, 3

@@ -88,7 +88,8 @@ func group(rep clientlist.Report, key string) *clientlist.Group {
 // SUBSCRIBE on the request channel: fetchSockets() times out, clients and
 // health name it, and the instances are not flagged.
 func TestClientsRealAdapter(t *testing.T) {
-	srv := valkeytest.Start(t, valkeytest.Options{})
+	// maxclients above the 1 GiB plan's cap: with a token the plan's 10000 is the cap.
+	srv := valkeytest.Start(t, valkeytest.Options{Args: []string{"--maxclients", "15000"}})
 	harness := nodeapp.StartSocketIO(t, nodeapp.Options{RedisURL: srv.URL, RequestsTimeout: time.Second,
 		LocalAddressA: "127.0.0.2", LocalAddressB: "127.0.0.3"})
 	do := dostub.Start(t)
@@ -102,8 +103,8 @@ func TestClientsRealAdapter(t *testing.T) {
 	if r.Code != 0 || len(rep.Findings) != 0 {
 		t.Fatalf("exit %d, findings %+v", r.Code, rep.Findings)
 	}
-	if rep.Cap != 10000 || rep.Total < 5 || rep.SoftLimitBytes != 8<<20 || !strings.Contains(rep.SoftLimitFrom, "DigitalOcean") {
-		t.Fatalf("total %d cap %d soft %d (%s)", rep.Total, rep.Cap, rep.SoftLimitBytes, rep.SoftLimitFrom)
+	if rep.Cap != 10000 || rep.CapFrom != "plan" || rep.Total < 5 || rep.SoftLimitBytes != 8<<20 || !strings.Contains(rep.SoftLimitFrom, "DigitalOcean") {
+		t.Fatalf("total %d cap %d (%s) soft %d (%s)", rep.Total, rep.Cap, rep.CapFrom, rep.SoftLimitBytes, rep.SoftLimitFrom)
 	}
 	for _, want := range []struct{ key, server, resolves string }{
 		{"127.0.0.2", "A", "droplet oxy-api-a"},

@@ -63,8 +63,10 @@ Findings, below the tables:
       quarter of DigitalOcean's pubsub_client_output_buffer_limit when a token
       is set, else Valkey's default of 8 MiB. Past the limit the server cuts it
       off and what was published meanwhile is lost for it.
-  headroom (warning)  connections are at 80 % or more of the cap (INFO
-      maxclients); past the cap new connections are refused.
+  headroom (warning)  connections are at 80 % or more of the cap: INFO
+      maxclients, or with a token the DigitalOcean plan's cap (max(10000, 4
+      per MiB of the size)) when lower; past the cap new connections are
+      refused.
 
 --type pubsub or normal lists only those clients (the findings still look at
 every client). Only CLIENT ID, CLIENT LIST, INFO and PUBSUB are sent; a server
@@ -118,6 +120,7 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 	// The DigitalOcean API is asked meanwhile, only when a token is set.
 	type doResult struct {
 		soft    clientlist.Limit
+		plan    doapi.Plan
 		resolve func(string) string
 		notes   []string
 	}
@@ -138,8 +141,13 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 			r.notes = append(r.notes, "DigitalOcean: "+oneLine(err))
 			return
 		}
-		if r.soft, err = clientlist.SoftFromDO(ctx, api, s.Cluster); err != nil {
-			r.notes = append(r.notes, "soft limit from DigitalOcean: "+oneLine(err)+" (judged against "+clientlist.DefaultSoft.From+")")
+		if cl, err := api.FindCluster(ctx, s.Cluster); err != nil {
+			r.notes = append(r.notes, "DigitalOcean cluster: "+oneLine(err)+" (soft limit judged against "+clientlist.DefaultSoft.From+", cap from maxclients)")
+		} else {
+			r.plan = doapi.PlanOf(cl.Size)
+			if r.soft, err = clientlist.SoftOfCluster(ctx, api, cl.ID); err != nil {
+				r.notes = append(r.notes, "soft limit from DigitalOcean: "+oneLine(err)+" (judged against "+clientlist.DefaultSoft.From+")")
+			}
 		}
 		if r.resolve, err = clientlist.ResolverFromDO(ctx, api); err != nil {
 			r.notes = append(r.notes, "addresses not resolved: "+oneLine(err))
@@ -168,7 +176,7 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 		}
 	}
 	dr := <-doDone
-	o.Soft, o.Resolve, o.Notes = dr.soft, dr.resolve, append(o.Notes, dr.notes...)
+	o.Soft, o.Resolve, o.Plan, o.Notes = dr.soft, dr.resolve, dr.plan, append(o.Notes, dr.notes...)
 	rep := clientlist.Build(snap, o)
 	for _, n := range rep.Notes {
 		opts.IO.Warnf("%s", n)
@@ -188,7 +196,10 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 func render(w io.Writer, th *output.Theme, rep *clientlist.Report, group string) {
 	capText := "cap unknown"
 	if rep.Cap > 0 {
-		capText = fmt.Sprintf("cap %d (maxclients)", rep.Cap)
+		capText = fmt.Sprintf("cap %d (%s)", rep.Cap, rep.CapFrom)
+		if rep.CapFrom == doapi.CapFromPlan {
+			capText = fmt.Sprintf("cap %d (the DigitalOcean plan's, below maxclients)", rep.Cap)
+		}
 	}
 	fmt.Fprintf(w, "%d connections, %s; pub/sub soft limit %s (%s)\n", rep.Total, capText, human.Bytes(rep.SoftLimitBytes), rep.SoftLimitFrom)
 	dash := func(s string) string {
@@ -233,4 +244,4 @@ func seconds(s int64) string { return (time.Duration(s) * time.Second).String() 
 
 // oneLine is an error as one line, secrets redacted (a DigitalOcean error
 // may quote a request with its token).
-func oneLine(err error) string { return redact.String(strings.Join(strings.Fields(err.Error()), " ")) }
+func oneLine(err error) string { return redact.String(apperr.OneLine(err.Error())) }

@@ -53,7 +53,7 @@ func TestNewCmdClients(t *testing.T) {
 }
 
 func TestRender(t *testing.T) {
-	rep := &clientlist.Report{Total: 3, Cap: 10000, SoftLimitBytes: 8 << 20, SoftLimitFrom: "Valkey's default",
+	rep := &clientlist.Report{Total: 3, Cap: 10000, CapFrom: "maxclients", SoftLimitBytes: 8 << 20, SoftLimitFrom: "Valkey's default",
 		Groups: []clientlist.Group{
 			{Key: "10.110.0.5", ResolvesTo: "droplet oxy-api-backend", Connections: 2, PubSub: 1, OMemBytes: 2048, MaxIdleS: 75, Names: []string{"api-pub", "api-sub"}, Libs: []string{"ioredis 5.11.1"}},
 			{Key: "10.110.0.9", Connections: 1, PubSub: 1, MaxIdleS: 3, Names: []string{}, Libs: []string{}},
