@@ -3,6 +3,7 @@
 package output
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
@@ -198,6 +200,62 @@ func (th *Theme) Table(headers []string, rows [][]string) string {
 		out = t.Width(th.Width).Render()
 	}
 	return out + "\n"
+}
+
+// TableFunc writes what Table returns for n rows that row(i) gives, without
+// holding them all at once when not on a terminal: a first pass measures the
+// columns, a second writes each line. (10,000 clients made Table's rows,
+// tabwriter's cells and their copies the largest part of a run's memory.)
+// On a terminal the rows are gathered for lipgloss's table. Cells hold no
+// tab (Table would split a cell at one).
+func (th *Theme) TableFunc(w io.Writer, headers []string, n int, row func(i int) []string) error {
+	if th.TTY {
+		rows := make([][]string, n)
+		for i := range rows {
+			rows[i] = append([]string(nil), row(i)...)
+		}
+		_, err := io.WriteString(w, th.Table(headers, rows))
+		return err
+	}
+	// As tabwriter measures: runes; every column but the last is padded
+	// to its widest cell plus two spaces.
+	var widths []int
+	measure := func(cells []string) {
+		for j, c := range cells {
+			if j >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[j] = max(widths[j], utf8.RuneCountInString(c))
+		}
+	}
+	if !th.NoHeaders {
+		measure(headers)
+	}
+	for i := 0; i < n; i++ {
+		measure(row(i))
+	}
+	bw := bufio.NewWriter(w)
+	var line []byte
+	emit := func(cells []string) {
+		line = line[:0]
+		for j, c := range cells {
+			line = append(line, c...)
+			if j < len(cells)-1 {
+				for pad := widths[j] - utf8.RuneCountInString(c) + 2; pad > 0; pad-- {
+					line = append(line, ' ')
+				}
+			}
+		}
+		line = append(bytes.TrimRight(line, " "), '\n')
+		_, _ = bw.Write(line)
+	}
+	if !th.NoHeaders {
+		emit(headers)
+	}
+	for i := 0; i < n; i++ {
+		emit(row(i))
+	}
+	return bw.Flush()
 }
 
 func trimRight(s string) string {

@@ -59,3 +59,38 @@ func TestTableTerminalWidth(t *testing.T) {
 		t.Fatalf("--no-headers on a terminal:\n%s", got)
 	}
 }
+
+// TableFunc writes exactly what Table returns, on a terminal or not, with
+// or without headers, whatever the cells (unicode, empty, wider than the
+// header, an empty last column).
+func TestTableFuncMatchesTable(t *testing.T) {
+	hdr := []string{"ID", "ADDR", "NAME", "RESOLVES TO"}
+	cells := []string{"", "-", "9", "127.0.0.1:6379", "клиент✓", "api-a-sub", "droplet oxy-api-backend", "a b", "日本語の名前"}
+	var body [][]string
+	for i := 0; i < 40; i++ {
+		r := make([]string, len(hdr))
+		for j := range r {
+			r[j] = cells[(i*7+j*3+i*j)%len(cells)]
+		}
+		body = append(body, r)
+	}
+	for _, tc := range []struct {
+		tty, noHeaders bool
+		rows           [][]string
+	}{
+		{false, false, body}, {false, true, body}, {true, false, body}, {false, false, nil}, {false, true, nil}, {false, false, rows},
+	} {
+		th := theme(tc.tty, 200, tc.noHeaders)
+		h := hdr
+		if len(tc.rows) > 0 && len(tc.rows[0]) == 2 {
+			h = headers
+		}
+		var b strings.Builder
+		if err := th.TableFunc(&b, h, len(tc.rows), func(i int) []string { return tc.rows[i] }); err != nil {
+			t.Fatal(err)
+		}
+		if want := th.Table(h, tc.rows); b.String() != want {
+			t.Fatalf("tty %v, no headers %v, %d rows:\ngot\n%q\nwant\n%q", tc.tty, tc.noHeaders, len(tc.rows), b.String(), want)
+		}
+	}
+}
