@@ -52,6 +52,10 @@ type Report struct {
 	Status     string      `json:"status"`
 	Namespaces []Namespace `json:"namespaces"`
 	Problems   []string    `json:"problems"`
+	// PatternSubscriptions is PUBSUB NUMPAT summed over the nodes (classic):
+	// every classic adapter instance pattern-subscribes to its broadcasts,
+	// so with none a request channel's subscribers are no instances at all.
+	PatternSubscriptions int64 `json:"pattern_subscriptions"`
 }
 
 // ChannelsOptions configure Channels.
@@ -87,7 +91,7 @@ func Channels(ctx context.Context, o ChannelsOptions) (*Report, error) {
 		r.Adapter = socketio.AdapterSharded
 		counts, r.Nodes, err = shardedCounts(ctx, o)
 	} else {
-		counts, r.Nodes, err = classicCounts(ctx, o)
+		counts, r.PatternSubscriptions, r.Nodes, err = classicCounts(ctx, o)
 	}
 	if err != nil {
 		return nil, err
@@ -97,23 +101,30 @@ func Channels(ctx context.Context, o ChannelsOptions) (*Report, error) {
 	return r, nil
 }
 
-// classicCounts lists the key's channels on every node and sums NUMSUB.
-// The nodes are asked at once.
-func classicCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, int, error) {
+// classicCounts lists the key's channels on every node and sums NUMSUB and
+// NUMPAT. The nodes are asked at once.
+func classicCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, int64, int, error) {
 	nodes := o.Conn.Nodes()
 	k := socketio.GlobEscape(o.Key)
 	patterns := []string{k + "-request#*", k + "-response#*", k + "#*"}
 	type nodeCounts struct {
 		counts map[string]int64
+		numpat int64
 		err    error
 	}
 	res := valkeyclient.EachNode(nodes, func(n valkeyclient.Node) nodeCounts {
-		cmds := make(valkey.Commands, 0, len(patterns))
+		cmds := make(valkey.Commands, 0, len(patterns)+1)
 		for _, p := range patterns {
 			cmds = append(cmds, n.Client.B().PubsubChannels().Pattern(p).Build())
 		}
+		cmds = append(cmds, n.Client.B().PubsubNumpat().Build())
+		replies := n.Client.DoMulti(ctx, cmds...)
+		numpat, err := replies[len(patterns)].AsInt64()
+		if err != nil {
+			return nodeCounts{err: fmt.Errorf("PUBSUB NUMPAT on %s: %w", n.Addr, err)}
+		}
 		var names []string
-		for _, res := range n.Client.DoMulti(ctx, cmds...) {
+		for _, res := range replies[:len(patterns)] {
 			list, err := res.AsStrSlice()
 			if err != nil {
 				return nodeCounts{err: fmt.Errorf("PUBSUB CHANNELS on %s: %w", n.Addr, err)}
@@ -122,7 +133,7 @@ func classicCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, in
 		}
 		counts := map[string]int64{}
 		if len(names) == 0 {
-			return nodeCounts{counts: counts}
+			return nodeCounts{counts: counts, numpat: numpat}
 		}
 		sort.Strings(names)
 		res, err := n.Client.Do(ctx, n.Client.B().PubsubNumsub().Channel(names...).Build()).ToArray()
@@ -137,18 +148,20 @@ func classicCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, in
 			}
 			counts[name] += num
 		}
-		return nodeCounts{counts: counts}
+		return nodeCounts{counts: counts, numpat: numpat}
 	}, func(p any) nodeCounts { return nodeCounts{err: fmt.Errorf("internal error (a bug): %v", p)} })
 	counts := map[string]int64{}
+	var numpat int64
 	for _, r := range res {
 		if r.err != nil {
-			return nil, 0, r.err
+			return nil, 0, 0, r.err
 		}
 		for name, num := range r.counts {
 			counts[name] += num
 		}
+		numpat += r.numpat
 	}
-	return counts, len(nodes), nil
+	return counts, numpat, len(nodes), nil
 }
 
 // shardedCounts lists the prefix's shard channels on every primary and asks
@@ -312,7 +325,8 @@ func (r *Report) RequestChannels() []clientlist.RequestChannel {
 		if !slices.ContainsFunc(n.Channels, func(c ChannelCount) bool { return c.Channel == ch }) {
 			continue // only a response or broadcast channel is live
 		}
-		out = append(out, clientlist.RequestChannel{Namespace: n.Namespace, Channel: ch, Subscribers: n.Instances, Instances: len(n.UIDs)})
+		out = append(out, clientlist.RequestChannel{Namespace: n.Namespace, Channel: ch, Subscribers: n.Instances, Instances: len(n.UIDs),
+			Known: len(n.UIDs) > 0 || r.PatternSubscriptions == 0})
 	}
 	return out
 }

@@ -28,7 +28,7 @@ id=10 addr=10.0.0.9:5000 name=oxyctl flags=N
 
 func TestStrays(t *testing.T) {
 	chans := func(subs int64) []RequestChannel {
-		return []RequestChannel{{Namespace: "/", Channel: "socket.io-request#/#", Subscribers: subs, Instances: 2}}
+		return []RequestChannel{{Namespace: "/", Channel: "socket.io-request#/#", Subscribers: subs, Instances: 2, Known: true}}
 	}
 	// No surplus: nothing, whatever the shapes.
 	if sr := Strays(snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 flags=P sub=1\n"), chans(2)); len(sr.Strays) != 0 || len(sr.Problems()) != 0 {
@@ -67,6 +67,13 @@ func TestStrays(t *testing.T) {
 	if sr := Strays(snapshot(t, twoInstances), []RequestChannel{{Channel: "x", Subscribers: 5}}); len(sr.Surplus) != 0 {
 		t.Fatalf("no uid: %+v", sr)
 	}
+	// No instance at all (known: no pattern subscription on the server): a
+	// lone plain subscriber is the stray.
+	lone := "id=5 addr=10.0.0.7:1 name=cli flags=P sub=1\nid=10 addr=10.0.0.9:5000 name=oxyctl flags=N\n"
+	sr = Strays(snapshot(t, lone), []RequestChannel{{Channel: "socket.io-request#/#", Subscribers: 1, Known: true}})
+	if len(sr.Strays) != 1 || sr.Strays[0].Addr != "10.0.0.7:1" {
+		t.Fatalf("lone stray: %+v", sr)
+	}
 }
 
 func TestBuild(t *testing.T) {
@@ -77,7 +84,7 @@ func TestBuild(t *testing.T) {
 		}
 		return ""
 	}
-	r := Build(snap, Options{Soft: DefaultSoft, Resolve: resolve, Channels: []RequestChannel{{Channel: "socket.io-request#/#", Subscribers: 3, Instances: 2}}})
+	r := Build(snap, Options{Soft: DefaultSoft, Resolve: resolve, Channels: []RequestChannel{{Channel: "socket.io-request#/#", Subscribers: 3, Instances: 2, Known: true}}})
 	if r.Total != 7 || r.Cap != 10000 || len(r.Groups) != 4 || len(r.Clients) != 7 {
 		t.Fatalf("%+v", r)
 	}
@@ -206,7 +213,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	snap := snapshot(t, twoInstances+"id=5 addr=10.0.0.7:1 name=cli flags=P sub=1 idle=40\n")
 	for i, s := range odd {
 		r := Build(snap, Options{Soft: DefaultSoft, Group: []string{GroupAddr, GroupName, GroupNone}[i%3],
-			Resolve: func(string) string { return s }, Notes: odd[:i], Channels: []RequestChannel{{Channel: s, Subscribers: 3, Instances: 2}}})
+			Resolve: func(string) string { return s }, Notes: odd[:i], Channels: []RequestChannel{{Channel: s, Subscribers: 3, Instances: 2, Known: true}}})
 		if i%2 == 0 {
 			r.Clients[0].Name, r.Clients[0].Lib = s, s
 			r.Findings = append(r.Findings, Finding{Severity: s, Kind: s, Client: s, Name: s, Message: s})

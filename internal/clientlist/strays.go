@@ -18,6 +18,11 @@ type RequestChannel struct {
 	// Instances are the adapter instances known from their response
 	// channels (<key>-response#<nsp>#<uid>#, one uid each).
 	Instances int
+	// Known says Instances can be trusted: some uid was seen, or the
+	// server holds no pattern subscription, which every classic adapter
+	// instance has, so none is running. An adapter older than 7.2 has no
+	// per-instance response channel: its instances are not known.
+	Known bool
 }
 
 // Stray is a client that holds plain subscriptions without being shaped
@@ -95,7 +100,7 @@ func InstanceShaped(c *Client) bool {
 func Strays(snap *Snapshot, chans []RequestChannel) StrayReport {
 	var rep StrayReport
 	for _, ch := range chans {
-		if ch.Instances == 0 || ch.Subscribers <= int64(ch.Instances) {
+		if !ch.Known || ch.Subscribers <= int64(ch.Instances) {
 			continue
 		}
 		rep.Surplus = append(rep.Surplus, Surplus{Channel: ch.Channel, Subscribers: ch.Subscribers, Instances: ch.Instances})

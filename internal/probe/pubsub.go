@@ -168,8 +168,13 @@ func (p *PubSubProbe) classic(ctx context.Context, conn *valkeyclient.Conn, key 
 		ns := PubSubNamespace{Namespace: ch.Namespace, Channel: ch.Channel, RequestSubscribers: ch.Subscribers,
 			UIDs: append([]string{}, byNsp[ch.Namespace].UIDs...)}
 		ns.Instances = ns.RequestSubscribers
-		if u := int64(len(ns.UIDs)); u > 0 && u < ns.Instances {
+		switch u := int64(len(ns.UIDs)); {
+		case u > 0 && u < ns.Instances:
 			ns.Instances = u
+		case u == 0 && ch.Known:
+			// No pattern subscription on the server: whatever holds the
+			// request channel, no adapter instance is running.
+			ns.Instances = 0
 		}
 		out = append(out, ns)
 	}

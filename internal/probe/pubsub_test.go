@@ -240,3 +240,24 @@ func TestPubSubPlainSubscriberBuffer(t *testing.T) {
 		t.Fatalf("%s %q %+v", out.Status, out.Detail, d)
 	}
 }
+
+// Every API instance down and one plain subscriber left on the request
+// channel (a debugging valkey-cli): no pattern subscription exists, so no
+// adapter instance is running. The check fails and names the subscriber; it
+// once reported "/ 1" and ok, hiding the outage.
+func TestPubSubLoneSubscriberIsNoInstance(t *testing.T) {
+	srv := valkeytest.Start(t, valkeytest.Options{})
+	lone := srv.Subscriber(t, valkeytest.SubscriberOptions{LocalAddr: "127.0.0.9", Name: "debug", Channels: []string{"socket.io-request#/#"}})
+	out, d := runPubSub(t, &PubSubProbe{Connect: connector(srv.URL)})
+	if out.Status != Fail || !strings.Contains(out.Detail, "namespace / has no API instance subscribed") ||
+		!strings.Contains(out.Detail, "stray subscriber "+lone.LocalAddr().String()+" (client name debug)") ||
+		d.Namespaces[0].Instances != 0 || d.Namespaces[0].RequestSubscribers != 1 {
+		t.Fatalf("%s %q %+v", out.Status, out.Detail, d.Namespaces)
+	}
+	// An adapter older than 7.2 (no per-instance response channel) still
+	// pattern-subscribes: its subscribers count as its instances.
+	srv.Subscriber(t, valkeytest.SubscriberOptions{Channels: []string{"socket.io-request#/#", "socket.io-response#/#"}, Patterns: []string{"socket.io#/#*"}})
+	if out, d = runPubSub(t, &PubSubProbe{Connect: connector(srv.URL)}); out.Status != OK || d.Namespaces[0].Instances != 2 {
+		t.Fatalf("old adapter: %s %q %+v", out.Status, out.Detail, d.Namespaces)
+	}
+}

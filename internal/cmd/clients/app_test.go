@@ -356,7 +356,7 @@ func TestClientsRefused(t *testing.T) {
 		!strings.Contains(r.Stderr, clientlist.RefusedNote) {
 		t.Fatalf("CLIENT LIST refused: exit %d %+v", r.Code, rep)
 	}
-	acl.Subscriber(t, valkeytest.SubscriberOptions{Channels: []string{"socket.io-request#/#"}})
+	acl.Subscriber(t, valkeytest.SubscriberOptions{Channels: []string{"socket.io-request#/#", "socket.io-response#/#", "socket.io-response#/#AAAAAA#"}, Patterns: []string{"socket.io#/#*"}})
 	if code, status, detail, _ := health(t, env); code != 0 || status != "ok" || !strings.Contains(detail, clientlist.RefusedNote) {
 		t.Fatalf("CLIENT LIST refused, health: exit %d %s %q", code, status, detail)
 	}

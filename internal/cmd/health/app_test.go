@@ -3,6 +3,7 @@ package health_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,11 +140,18 @@ func apiInstances(t *testing.T, srv *valkeytest.Server, n int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for i := 0; i < n; i++ {
+		// One connection each: the broadcast pattern, the request channel,
+		// the shared and the instance's own response channel.
 		dc, release := cl.Dedicate()
 		t.Cleanup(release)
-		go func() {
-			_ = dc.Receive(ctx, dc.B().Subscribe().Channel("socket.io-request#/#", "socket.io-response#/#").Build(), func(valkey.PubSubMessage) {})
-		}()
+		dc.SetPubSubHooks(valkey.PubSubHooks{OnMessage: func(valkey.PubSubMessage) {}})
+		if err := dc.Do(ctx, dc.B().Psubscribe().Pattern("socket.io#/#*").Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		uid := fmt.Sprintf("inst%02d", i)
+		if err := dc.Do(ctx, dc.B().Subscribe().Channel("socket.io-request#/#", "socket.io-response#/#", "socket.io-response#/#"+uid+"#").Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {

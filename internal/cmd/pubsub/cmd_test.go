@@ -156,7 +156,7 @@ socket.io-response#/#BBBBBB#  1
 		slices.Sort(k)
 		return strings.Join(k, ",")
 	}
-	if got := keys(doc); got != "adapter,expected,key,namespaces,nodes,problems,status" {
+	if got := keys(doc); got != "adapter,expected,key,namespaces,nodes,pattern_subscriptions,problems,status" {
 		t.Errorf("document keys %s", got)
 	}
 	if got := keys(ns); got != "channels,expected,instances,namespace,problems,status,uids" {
