@@ -81,6 +81,34 @@ func formatValues(values []string) string {
 	return strings.Join(q, "|")
 }
 
+// fileValue is a string flag that must name a file: an empty value is
+// refused when the flag is parsed, so no command checks it again.
+type fileValue struct{ p *string }
+
+func (f *fileValue) String() string { return *f.p }
+func (f *fileValue) Type() string   { return "string" }
+func (f *fileValue) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("needs a file name")
+	}
+	*f.p = v
+	return nil
+}
+
+// FileFlag defines a flag whose value is a file name; `--name ""` is a
+// usage error (exit 2), not "use the default".
+func FileFlag(cmd *cobra.Command, p *string, name, usage string) *pflag.Flag {
+	return cmd.Flags().VarPF(&fileValue{p: p}, name, "", usage)
+}
+
+// WriteFlags defines --dry-run and --yes with the wording of the commands
+// that write to the DigitalOcean API: print the plan, confirm, write.
+func WriteFlags(cmd *cobra.Command, dryRun, yes *bool) {
+	fl := cmd.Flags()
+	fl.BoolVar(dryRun, "dry-run", false, "print the plan and change nothing")
+	fl.BoolVarP(yes, "yes", "y", false, "do not ask before writing (needed without a terminal)")
+}
+
 // FlagErrorFunc wraps flag parse errors in a UsageError.
 func FlagErrorFunc(cmd *cobra.Command, err error) error {
 	return &apperr.UsageError{Err: err}

@@ -65,13 +65,10 @@ func NewCmdSettings(f *cmdutil.Factory) *cobra.Command {
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
-			if cmd.Flags().Changed("policy") && strings.TrimSpace(opts.PolicyFile) == "" {
-				return apperr.Usagef("--policy needs a file name")
-			}
 			return settingsAuditRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.PolicyFile, "policy", "", "file with a top-level database: settings: block (default: the context's)")
+	cmdutil.FileFlag(cmd, &opts.PolicyFile, "policy", "file with a top-level database: settings: block (default: the context's)")
 	cmd.AddCommand(NewCmdSettingsAudit(f, nil), NewCmdSettingsApply(f, nil), NewCmdSettingsRestore(f, nil))
 	return cmd
 }
@@ -87,16 +84,13 @@ func NewCmdSettingsAudit(f *cmdutil.Factory, runF func(context.Context, *setting
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
-			if cmd.Flags().Changed("policy") && strings.TrimSpace(opts.PolicyFile) == "" {
-				return apperr.Usagef("--policy needs a file name")
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return settingsAuditRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.PolicyFile, "policy", "", "file with a top-level database: settings: block (default: the context's)")
+	cmdutil.FileFlag(cmd, &opts.PolicyFile, "policy", "file with a top-level database: settings: block (default: the context's)")
 	return cmd
 }
 
@@ -291,19 +285,14 @@ func NewCmdSettingsApply(f *cmdutil.Factory, runF func(context.Context, *applyOp
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
-			if cmd.Flags().Changed("policy") && strings.TrimSpace(opts.PolicyFile) == "" {
-				return apperr.Usagef("--policy needs a file name")
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return settingsApplyRun(cmd.Context(), opts)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&opts.PolicyFile, "policy", "", "file with a top-level database: settings: block (default: the context's)")
-	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
-	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before writing (needed without a terminal)")
+	cmdutil.FileFlag(cmd, &opts.PolicyFile, "policy", "file with a top-level database: settings: block (default: the context's)")
+	cmdutil.WriteFlags(cmd, &opts.DryRun, &opts.Yes)
 	return cmd
 }
 
@@ -500,9 +489,7 @@ func NewCmdSettingsRestore(f *cmdutil.Factory, runF func(context.Context, *resto
 			return settingsRestoreRun(cmd.Context(), opts)
 		},
 	}
-	fl := cmd.Flags()
-	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
-	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before writing (needed without a terminal)")
+	cmdutil.WriteFlags(cmd, &opts.DryRun, &opts.Yes)
 	return cmd
 }
 

@@ -139,8 +139,7 @@ func NewCmdAllow(f *cmdutil.Factory, runF func(context.Context, *allowOptions) e
 	fl.DurationVar(&opts.For, "for", 0, "a temporary grant that expires after this long, e.g. 30m")
 	fl.StringVar(&opts.Reason, "reason", "", "why, recorded in the rule's description")
 	fl.BoolVar(&opts.Public, "public", false, "allow a public address or range")
-	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
-	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before writing (needed without a terminal)")
+	cmdutil.WriteFlags(cmd, &opts.DryRun, &opts.Yes)
 	registerTargetCompletions(cmd, &opts.clusterOptions, false)
 	return cmd
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/cmdutil"
 	"github.com/oxyhq/oxyctl/internal/doapi"
 	"github.com/oxyhq/oxyctl/internal/output"
@@ -84,19 +82,14 @@ func NewCmdApply(f *cmdutil.Factory, runF func(context.Context, *applyOptions) e
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
-			if cmd.Flags().Changed("policy") && strings.TrimSpace(opts.PolicyFile) == "" {
-				return apperr.Usagef("--policy needs a file name")
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return applyRun(cmd.Context(), opts)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&opts.PolicyFile, "policy", "", "policy file with a top-level firewall: block (default: the context's)")
-	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
-	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before writing (needed without a terminal)")
+	cmdutil.FileFlag(cmd, &opts.PolicyFile, "policy", "policy file with a top-level firewall: block (default: the context's)")
+	cmdutil.WriteFlags(cmd, &opts.DryRun, &opts.Yes)
 	return cmd
 }
 

@@ -63,16 +63,13 @@ func NewCmdAudit(f *cmdutil.Factory, runF func(context.Context, *auditOptions) e
 		Args:    cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Format = f.Format()
-			if cmd.Flags().Changed("policy") && strings.TrimSpace(opts.PolicyFile) == "" {
-				return apperr.Usagef("--policy needs a file name")
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return auditRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.PolicyFile, "policy", "", "policy file with a top-level firewall: block (default: the context's)")
+	cmdutil.FileFlag(cmd, &opts.PolicyFile, "policy", "policy file with a top-level firewall: block (default: the context's)")
 	return cmd
 }
 

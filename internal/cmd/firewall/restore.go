@@ -66,9 +66,7 @@ func NewCmdRestore(f *cmdutil.Factory, runF func(context.Context, *restoreOption
 			return restoreRun(cmd.Context(), opts)
 		},
 	}
-	fl := cmd.Flags()
-	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
-	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before writing (needed without a terminal)")
+	cmdutil.WriteFlags(cmd, &opts.DryRun, &opts.Yes)
 	return cmd
 }
 

@@ -68,9 +68,7 @@ func NewCmdRevoke(f *cmdutil.Factory, runF func(context.Context, *revokeOptions)
 		},
 	}
 	opts.Target.bind(cmd, true)
-	fl := cmd.Flags()
-	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
-	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before writing (needed without a terminal)")
+	cmdutil.WriteFlags(cmd, &opts.DryRun, &opts.Yes)
 	registerTargetCompletions(cmd, &opts.clusterOptions, true)
 	return cmd
 }
