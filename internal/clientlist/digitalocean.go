@@ -24,7 +24,7 @@ func SoftFromConfig(cfg doapi.Config) (Limit, bool) {
 
 // DOConfig is the part of the DigitalOcean client the soft limit needs.
 type DOConfig interface {
-	FindCluster(ctx context.Context, nameOrUUID string) (*doapi.Cluster, error)
+	doapi.ClusterFinder
 	GetConfig(ctx context.Context, clusterID string) (doapi.Config, error)
 }
 

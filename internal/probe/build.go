@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/oxyhq/oxyctl/internal/clientlist"
@@ -78,6 +79,10 @@ func FromSettings(s *config.Settings, names []string, env Env) []Check {
 			return c, nil
 		}
 	}
+	// One client and one cluster lookup per run, whichever of the do,
+	// valkey and pubsub checks asks first: a lookup by name lists every
+	// cluster, and each check needs the same one.
+	doClient = (&sharedDO{build: doClient}).client
 	checks := make([]Check, 0, len(ordered))
 	for _, name := range ordered {
 		c := Check{Name: name}
@@ -114,11 +119,7 @@ func softLimit(s *config.Settings, doClient func(context.Context) (DOClient, err
 		if err != nil {
 			return clientlist.DefaultSoft, err
 		}
-		api, ok := c.(clientlist.DOConfig)
-		if !ok {
-			return clientlist.DefaultSoft, nil
-		}
-		return clientlist.SoftFromDO(ctx, api, s.Cluster)
+		return clientlist.SoftFromDO(ctx, c, s.Cluster)
 	}
 }
 
@@ -135,4 +136,51 @@ func planOf(s *config.Settings, doClient func(context.Context) (DOClient, error)
 		}
 		return doapi.ClusterPlan(ctx, c, s.Cluster)
 	}
+}
+
+// sharedDO builds the DigitalOcean client once, on the first call, and
+// wraps it so that its cluster lookups are made once.
+type sharedDO struct {
+	build func(context.Context) (DOClient, error)
+	once  sync.Once
+	c     DOClient
+	err   error
+}
+
+func (d *sharedDO) client(ctx context.Context) (DOClient, error) {
+	d.once.Do(func() {
+		c, err := d.build(ctx)
+		if err == nil {
+			c = &onceCluster{DOClient: c, found: map[string]foundCluster{}}
+		}
+		d.c, d.err = c, err
+	})
+	return d.c, d.err
+}
+
+// onceCluster answers FindCluster for a name from its first answer; a
+// caller that asks meanwhile waits for it. An answer cut short by the
+// caller's context is not kept.
+type onceCluster struct {
+	DOClient
+	mu    sync.Mutex
+	found map[string]foundCluster
+}
+
+type foundCluster struct {
+	cl  *doapi.Cluster
+	err error
+}
+
+func (o *onceCluster) FindCluster(ctx context.Context, nameOrUUID string) (*doapi.Cluster, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if f, ok := o.found[nameOrUUID]; ok {
+		return f.cl, f.err
+	}
+	cl, err := o.DOClient.FindCluster(ctx, nameOrUUID)
+	if ctx.Err() == nil {
+		o.found[nameOrUUID] = foundCluster{cl, err}
+	}
+	return cl, err
 }

@@ -42,14 +42,12 @@ type DOEvent struct {
 	Time string `json:"time"` // RFC 3339, UTC
 }
 
-// ClusterFinder finds a managed database cluster by name or id.
-type ClusterFinder = doapi.ClusterFinder
-
-// DOClient is what the do check reads from DigitalOcean: the cluster and
-// its event log.
+// DOClient is what the checks read from DigitalOcean: the cluster, its
+// event log (do) and its configuration (pubsub's soft limit).
 type DOClient interface {
-	ClusterFinder
+	doapi.ClusterFinder
 	Events(ctx context.Context, clusterID string) ([]doapi.Event, error)
+	GetConfig(ctx context.Context, clusterID string) (doapi.Config, error)
 }
 
 // DOProbe reads the managed database cluster's status from DigitalOcean.
