@@ -20,7 +20,9 @@ func TestFromSettingsLooksTheClusterUpOnce(t *testing.T) {
 	s := &config.Settings{RedisURL: srv.URL, DOToken: stub.Token(), DOAPIURL: stub.URL, Cluster: dostub.OxyClusterName,
 		Timeout: 5 * time.Second, Sources: map[string]string{}}
 	checks := FromSettings(s, []string{NameValkey, NameDO}, Env{
-		ValkeyOptions: func() (valkeyclient.Options, error) { return valkeyclient.Options{URL: srv.URL, Timeout: 5 * time.Second}, nil },
+		ValkeyOptions: func() (valkeyclient.Options, error) {
+			return valkeyclient.Options{URL: srv.URL, Timeout: 5 * time.Second}, nil
+		},
 	})
 	rep, err := (&Runner{Timeout: 10 * time.Second}).Run(context.Background(), checks)
 	if err != nil {
