@@ -215,7 +215,7 @@ func isTyped(err error) bool {
 // report prints err (one line, plus a hint line in text) and returns its code.
 func report(ios *iostreams.IOStreams, f *cmdutil.Factory, err error) int {
 	code, kind := apperr.Classify(err)
-	msg := redact.String(apperr.OneLine(err.Error()))
+	msg := apperr.Text(err)
 	hint := redact.String(apperr.OneLine(apperr.HintOf(err)))
 	if code == apperr.ExitUsage && kind == "usage" && hint == "" {
 		hint = "run 'oxyctl --help' for usage"

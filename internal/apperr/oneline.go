@@ -1,9 +1,12 @@
 package apperr
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/oxyhq/oxyctl/internal/redact"
 )
 
 // MaxMessage is the most of a message OneLine keeps, in bytes: a server or
@@ -23,4 +26,14 @@ func OneLine(s string) string {
 		s = fmt.Sprintf("%s... (%d bytes more)", s[:cut], len(s)-cut)
 	}
 	return s
+}
+
+// Text is err's message for a person: one line (OneLine), secrets masked
+// (redact.String), and Go's bare "context deadline exceeded" or "context
+// canceled", which a wrapped network call can end with, said in words.
+func Text(err error) string {
+	s := OneLine(err.Error())
+	s = strings.ReplaceAll(s, context.DeadlineExceeded.Error(), "no answer within the timeout")
+	s = strings.ReplaceAll(s, context.Canceled.Error(), "interrupted")
+	return redact.String(s)
 }

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oxyhq/oxyctl/internal/standin/dostub"
 	"github.com/oxyhq/oxyctl/internal/testutil/hostile"
+	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
 )
 
 // The built binary, without the race detector, for what only a process
@@ -118,11 +120,12 @@ func TestHostileProcessSignals(t *testing.T) {
 		{syscall.SIGINT, 130, []string{"limits", "list"}},
 		{syscall.SIGTERM, 143, []string{"pubsub", "channels"}},
 		{syscall.SIGTERM, 143, []string{"limits", "reset", "--all", "--yes"}},
+		{syscall.SIGINT, 130, []string{"clients"}},
 	} {
 		t.Run(tc.sig.String()+" "+strings.Join(tc.args, " "), func(t *testing.T) {
 			s := hostile.Start(t, func(args []string) string {
 				switch args[0] {
-				case "GET", "SCAN", "PUBSUB":
+				case "GET", "SCAN", "PUBSUB", "CLIENT":
 					return hostile.Hang
 				}
 				return ""
@@ -136,5 +139,19 @@ func TestHostileProcessSignals(t *testing.T) {
 				t.Errorf("took %s to end after the signal", r.elapsed)
 			}
 		})
+	}
+}
+
+// Ctrl-C while `clients` waits for DigitalOcean (its address lookups):
+// an interruption (130), not a report whose lookups
+// "failed" (it printed the whole report and exited 0).
+func TestClientsInterruptedWhileDigitalOceanAnswers(t *testing.T) {
+	srv := valkeytest.Start(t, valkeytest.Options{})
+	do := dostub.Start(t)
+	do.Inject(dostub.Fault{Op: "databases_list_clusters", Delay: 30 * time.Second})
+	r := runProcess(t, map[string]string{"OXYCTL_REDIS_URL": srv.URL, "DIGITALOCEAN_ACCESS_TOKEN": do.Token(), "DIGITALOCEAN_API_URL": do.URL},
+		syscall.SIGINT, 700*time.Millisecond, "--timeout", "60s", "clients")
+	if r.code != 130 || r.elapsed > 3*time.Second {
+		t.Fatalf("exit %d after %s, want 130 at once: %s", r.code, r.elapsed, r.stderr)
 	}
 }

@@ -359,7 +359,7 @@ func (p *ValkeyProbe) summary(d *ValkeyData) string {
 
 // errText is an error's message and hint on one line.
 func errText(err error) string {
-	msg := apperr.OneLine(err.Error())
+	msg := apperr.Text(err)
 	if h := apperr.HintOf(err); h != "" {
 		msg += " — " + apperr.OneLine(h)
 	}

@@ -3,6 +3,7 @@ package clients
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,7 +21,6 @@ import (
 	"github.com/oxyhq/oxyctl/internal/human"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/redact"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
@@ -109,6 +109,7 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 	if err != nil {
 		return err
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	conn, err := opts.Valkey(ctx)
@@ -138,19 +139,19 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 		}
 		api, err := opts.DO(ctx)
 		if err != nil {
-			r.notes = append(r.notes, "DigitalOcean: "+oneLine(err))
+			r.notes = append(r.notes, "DigitalOcean: "+apperr.Text(err))
 			return
 		}
 		if cl, err := api.FindCluster(ctx, s.Cluster); err != nil {
-			r.notes = append(r.notes, "DigitalOcean cluster: "+oneLine(err)+" (soft limit judged against "+clientlist.DefaultSoft.From+", cap from maxclients)")
+			r.notes = append(r.notes, "DigitalOcean cluster: "+apperr.Text(err)+" (soft limit judged against "+clientlist.DefaultSoft.From+", cap from maxclients)")
 		} else {
 			r.plan = doapi.PlanOf(cl.Size)
 			if r.soft, err = clientlist.SoftOfCluster(ctx, api, cl.ID); err != nil {
-				r.notes = append(r.notes, "soft limit from DigitalOcean: "+oneLine(err)+" (judged against "+clientlist.DefaultSoft.From+")")
+				r.notes = append(r.notes, "soft limit from DigitalOcean: "+apperr.Text(err)+" (judged against "+clientlist.DefaultSoft.From+")")
 			}
 		}
 		if r.resolve, err = clientlist.ResolverFromDO(ctx, api); err != nil {
-			r.notes = append(r.notes, "addresses not resolved: "+oneLine(err))
+			r.notes = append(r.notes, "addresses not resolved: "+apperr.Text(err))
 		}
 	}()
 
@@ -176,6 +177,11 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 		}
 	}
 	dr := <-doDone
+	if errors.Is(parent.Err(), context.Canceled) {
+		// Ctrl-C while DigitalOcean was asked: its lookups ended as notes,
+		// but the run was interrupted, not done.
+		return apperr.ErrInterrupted
+	}
 	o.Soft, o.Resolve, o.Plan, o.Notes = dr.soft, dr.resolve, dr.plan, append(o.Notes, dr.notes...)
 	rep := clientlist.Build(snap, o)
 	for _, n := range rep.Notes {
@@ -245,7 +251,3 @@ func render(w io.Writer, th *output.Theme, rep *clientlist.Report, group string)
 }
 
 func seconds(s int64) string { return (time.Duration(s) * time.Second).String() }
-
-// oneLine is an error as one line, secrets redacted (a DigitalOcean error
-// may quote a request with its token).
-func oneLine(err error) string { return redact.String(apperr.OneLine(err.Error())) }

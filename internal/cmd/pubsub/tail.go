@@ -19,7 +19,6 @@ import (
 	"github.com/oxyhq/oxyctl/internal/config"
 	"github.com/oxyhq/oxyctl/internal/iostreams"
 	"github.com/oxyhq/oxyctl/internal/output"
-	"github.com/oxyhq/oxyctl/internal/redact"
 	"github.com/oxyhq/oxyctl/internal/socketio"
 	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
@@ -307,7 +306,7 @@ func reason(err error) string {
 	if err == nil {
 		return "connection lost"
 	}
-	return redact.String(apperr.OneLine(err.Error()))
+	return apperr.Text(err)
 }
 
 func (t *tailer) printSummary(end *adaptertap.TailEnd) {
