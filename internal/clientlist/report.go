@@ -130,17 +130,11 @@ func Build(snap *Snapshot, o Options) *Report {
 	}
 	r := &Report{Groups: []Group{}, Clients: make([]ClientEntry, 0, n), Findings: []Finding{},
 		Notes: append(snap.Notes(), o.Notes...), SoftLimitBytes: o.Soft.Bytes, SoftLimitFrom: o.Soft.From}
-	resolved := map[string]string{}
 	resolve := func(h string) string {
 		if o.Resolve == nil {
 			return ""
 		}
-		v, ok := resolved[h]
-		if !ok {
-			v = o.Resolve(h)
-			resolved[h] = v
-		}
-		return v
+		return o.Resolve(h)
 	}
 	for i := range snap.Nodes {
 		n := &snap.Nodes[i]

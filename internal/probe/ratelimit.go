@@ -3,8 +3,6 @@ package probe
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 
 	"github.com/valkey-io/valkey-go"
@@ -90,7 +88,7 @@ func (p *RateLimitProbe) Run(ctx context.Context) Outcome {
 		return Outcome{Status: Fail, Detail: errText(err), Data: data}
 	}
 	nodes := valkeyclient.EachNode(primaries, func(n valkeyclient.Node) rlNode {
-		return askRateLimit(ctx, n, conn.Target)
+		return askRateLimit(ctx, n)
 	}, func(p any) rlNode { return rlNode{failed: fmt.Sprintf("internal error (a bug): %v", p)} })
 	for i := range nodes {
 		nodes[i].addr = primaries[i].Addr // also of a node whose reading panicked
@@ -177,7 +175,7 @@ func (p *RateLimitProbe) Run(ctx context.Context) Outcome {
 }
 
 // askRateLimit reads one primary in one round trip.
-func askRateLimit(ctx context.Context, n valkeyclient.Node, t valkeyclient.Target) rlNode {
+func askRateLimit(ctx context.Context, n valkeyclient.Node) rlNode {
 	c := n.Client
 	out := rlNode{addr: n.Addr}
 	res := c.DoMulti(ctx,
@@ -189,7 +187,7 @@ func askRateLimit(ctx context.Context, n valkeyclient.Node, t valkeyclient.Targe
 	if err := res[0].Error(); err != nil {
 		if _, ok := valkey.IsValkeyErr(err); !ok {
 			// Not an answer: the node could not be asked.
-			out.failed = errText(valkeyclient.Classify(err, nodeTarget(t, n.Addr)))
+			out.failed = errText(valkeyclient.Classify(err, n.Target()))
 			return out
 		}
 		out.scriptErr = err
@@ -260,13 +258,4 @@ func replyText(err error) string {
 		s = s[:i]
 	}
 	return s
-}
-
-// nodeTarget is t with the host and port of addr, for messages.
-func nodeTarget(t valkeyclient.Target, addr string) valkeyclient.Target {
-	if h, port, err := net.SplitHostPort(addr); err == nil {
-		t.Host = h
-		t.Port, _ = strconv.Atoi(port)
-	}
-	return t
 }

@@ -4,13 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/apperr"
 	"github.com/oxyhq/oxyctl/internal/clientlist"
@@ -165,7 +161,7 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 		return Outcome{Status: Fail, Detail: f.detail(""), Data: data}
 	}
 	nodes := valkeyclient.EachNode(servers, func(vn valkeyclient.Node) ValkeyNode {
-		n := p.node(ctx, vn.Addr, vn.Client, conn.Cluster, t)
+		n := p.node(ctx, vn, conn.Cluster)
 		if t.TLS {
 			if vn.Addr == t.Addr() {
 				n.TLS = data.TLS
@@ -246,12 +242,9 @@ func (p *ValkeyProbe) inspect(ctx context.Context, addr string, cfg *tls.Config,
 }
 
 // node queries one server: PINGs, INFO, CLUSTER INFO.
-func (p *ValkeyProbe) node(ctx context.Context, addr string, c valkey.Client, cluster bool, t valkeyclient.Target) ValkeyNode {
-	n := ValkeyNode{Addr: addr}
-	if h, port, err := net.SplitHostPort(addr); err == nil {
-		t.Host = h
-		t.Port, _ = strconv.Atoi(port)
-	}
+func (p *ValkeyProbe) node(ctx context.Context, vn valkeyclient.Node, cluster bool) ValkeyNode {
+	n := ValkeyNode{Addr: vn.Addr}
+	c, t := vn.Client, vn.Target()
 	for i := 0; i < p.Pings; i++ {
 		start := time.Now()
 		if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {

@@ -65,9 +65,13 @@ var Scripts = []Script{
 	{SHA1: "6aeb97ed6086dcdeafdc6fda3999a0d0e38ec96a", Library: Library, Version: "4.3.1", Role: RoleGet, Text: getScript},
 }
 
-// ScriptSHAs are the distinct SHA1s of Scripts, in order: the arguments of
+// ScriptSHAs are the distinct SHA1s of Scripts, in order (shared: do not
+// modify the slice): the arguments of
 // one SCRIPT EXISTS.
-func ScriptSHAs() []string {
+func ScriptSHAs() []string { return scriptSHAs }
+
+// scriptSHAs is ScriptSHAs, made once.
+var scriptSHAs = func() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, s := range Scripts {
@@ -77,4 +81,4 @@ func ScriptSHAs() []string {
 		}
 	}
 	return out
-}
+}()

@@ -30,7 +30,7 @@ type Node struct {
 func (n Node) Open(ctx context.Context) (*resp.Conn, error) {
 	rc, err := n.Dial(ctx, "")
 	if err != nil {
-		return nil, Classify(err, n.target())
+		return nil, Classify(err, n.Target())
 	}
 	return rc, nil
 }
@@ -91,8 +91,9 @@ func (n Node) Dial(ctx context.Context, name string) (*resp.Conn, error) {
 	return rc, nil
 }
 
-// target is the Conn's target with the node's host and port, for messages.
-func (n Node) target() Target {
+// Target is the Conn's target with the node's host and port, for
+// messages (Classify).
+func (n Node) Target() Target {
 	var t Target
 	if n.conn != nil {
 		t = n.conn.Target

@@ -161,11 +161,7 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 	}
 	o := clientlist.Options{Type: opts.Type, Group: opts.Group}
 	if !s.SocketIO.Sharded {
-		key := s.SocketIO.Key
-		if key == "" {
-			key = config.DefaultSIOKey
-		}
-		rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{Key: key, Conn: conn, Timeout: s.Timeout})
+		rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{Key: s.SocketIO.Key, Conn: conn, Timeout: s.Timeout})
 		switch {
 		case valkeyclient.IsRefused(err) || valkeyclient.IsUnsupported(err):
 			// Only the stray check needs PUBSUB: it says it could not look.
