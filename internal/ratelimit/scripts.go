@@ -65,9 +65,8 @@ var Scripts = []Script{
 	{SHA1: "6aeb97ed6086dcdeafdc6fda3999a0d0e38ec96a", Library: Library, Version: "4.3.1", Role: RoleGet, Text: getScript},
 }
 
-// ScriptSHAs are the distinct SHA1s of Scripts, in order (shared: do not
-// modify the slice): the arguments of
-// one SCRIPT EXISTS.
+// ScriptSHAs are the distinct SHA1s of Scripts, in order: the arguments of
+// one SCRIPT EXISTS. The slice is shared: do not modify it.
 func ScriptSHAs() []string { return scriptSHAs }
 
 // scriptSHAs is ScriptSHAs, made once.
