@@ -1,8 +1,11 @@
 package output
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+	"text/tabwriter"
 
 	"github.com/charmbracelet/lipgloss"
 
@@ -60,10 +63,11 @@ func TestTableTerminalWidth(t *testing.T) {
 	}
 }
 
-// TableFunc writes exactly what Table returns, on a terminal or not, with
-// or without headers, whatever the cells (unicode, empty, wider than the
-// header, an empty last column).
-func TestTableFuncMatchesTable(t *testing.T) {
+// Plain tables lay out as text/tabwriter does (every golden output of the
+// commands was made with it): TableFunc against tabwriter, and on a terminal
+// TableFunc against Table, whatever the cells (unicode, empty, wider than
+// the header, an empty last column), with or without headers.
+func TestTableFuncLayout(t *testing.T) {
 	hdr := []string{"ID", "ADDR", "NAME", "RESOLVES TO"}
 	cells := []string{"", "-", "9", "127.0.0.1:6379", "клиент✓", "api-a-sub", "droplet oxy-api-backend", "a b", "日本語の名前"}
 	var body [][]string
@@ -73,6 +77,22 @@ func TestTableFuncMatchesTable(t *testing.T) {
 			r[j] = cells[(i*7+j*3+i*j)%len(cells)]
 		}
 		body = append(body, r)
+	}
+	tabwriterTable := func(noHeaders bool, h []string, rows [][]string) string {
+		var buf bytes.Buffer
+		tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+		if !noHeaders {
+			fmt.Fprintln(tw, strings.Join(h, "\t"))
+		}
+		for _, r := range rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		tw.Flush()
+		lines := strings.Split(buf.String(), "\n")
+		for i, l := range lines {
+			lines[i] = strings.TrimRight(l, " ")
+		}
+		return strings.Join(lines, "\n")
 	}
 	for _, tc := range []struct {
 		tty, noHeaders bool
@@ -89,7 +109,11 @@ func TestTableFuncMatchesTable(t *testing.T) {
 		if err := th.TableFunc(&b, h, len(tc.rows), func(i int) []string { return tc.rows[i] }); err != nil {
 			t.Fatal(err)
 		}
-		if want := th.Table(h, tc.rows); b.String() != want {
+		want := th.Table(h, tc.rows)
+		if !tc.tty {
+			want = tabwriterTable(tc.noHeaders, h, tc.rows)
+		}
+		if b.String() != want {
 			t.Fatalf("tty %v, no headers %v, %d rows:\ngot\n%q\nwant\n%q", tc.tty, tc.noHeaders, len(tc.rows), b.String(), want)
 		}
 	}
