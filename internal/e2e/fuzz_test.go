@@ -22,6 +22,11 @@ func FuzzCommandReplies(f *testing.F) {
 	f.Add(uint8(1), []byte("*2\r\n$1\r\n0\r\n*1\r\n$4\r\nrl:x\r\n"))
 	f.Add(uint8(2), []byte("*3\r\n$6\r\nsocket\r\n:1\r\n"))
 	f.Add(uint8(3), []byte("$10\r\nrole:master\r\n"))
+	// A reply to no command (valkey-go panicked on one in its reader
+	// goroutine), to the batched reads of clients and the ratelimit check.
+	for _, which := range []uint8{3, 7, 8} {
+		f.Add(which, []byte("$6\r\nsocket\r\n:1\r\n"))
+	}
 	targets := []struct {
 		name string
 		args []string

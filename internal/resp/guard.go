@@ -140,10 +140,14 @@ func (g *Guard) scan() {
 				return
 			}
 			g.parse++
-			g.ok = g.parse
 			if g.crlf--; g.crlf == 0 {
-				g.done(false)
+				// The value ends here: it is handed on whole only if it
+				// may end (a reply to no command may not).
+				if g.done(false); g.err != nil {
+					return
+				}
 			}
+			g.ok = g.parse
 			continue
 		}
 		// A header line: g.buf[g.ok:] up to LF.

@@ -228,6 +228,9 @@ func TestGuardConnPairsReplies(t *testing.T) {
 	}{
 		{"extra", [][]string{{"INFO"}}, "$6\r\nsocket\r\n:1\r\n", "$6\r\nsocket\r\n", true},
 		{"unasked", nil, "+OK\r\n", "", true},
+		// A bulk string to no command never reaches the reader whole (its
+		// last byte is held back), so no client can take it as a reply.
+		{"extra bulk", [][]string{{"INFO"}}, "$1\r\na\r\n$1\r\nb\r\n", "$1\r\na\r\n$1\r\nb\r", true},
 		{"paired", [][]string{{"PING"}, {"GET", "k"}}, "+PONG\r\n$-1\r\n", "+PONG\r\n$-1\r\n", false},
 		{"push", [][]string{{"PING"}}, ">2\r\n$10\r\ninvalidate\r\n*0\r\n+PONG\r\n", ">2\r\n$10\r\ninvalidate\r\n*0\r\n+PONG\r\n", false},
 		{"attribute", [][]string{{"PING"}}, "|1\r\n+a\r\n+b\r\n+PONG\r\n", "|1\r\n+a\r\n+b\r\n+PONG\r\n", false},
