@@ -62,33 +62,45 @@ type refusedRun struct {
 	traffic bool // publish broadcasts while it runs
 	check   string
 	purpose int64 // refused commands it sends on purpose (refusedOnPurpose)
+	// readOnly: every command it sends is in handshake or readCommands
+	// (it changes nothing on the server).
+	readOnly bool
 }
+
+// handshake is what a connection sends before oxyctl's own commands, and
+// valkey-go's keep-alive.
+var handshake = []string{"hello", "auth", "select", "ping", "client|setinfo", "client|setname", "client|no-touch"}
+
+// readCommands are the reads of the commands that only look: none of them
+// writes, kills a client or changes a setting.
+var readCommands = []string{"info", "client|id", "client|list", "script|exists", "pubsub|channels", "pubsub|numsub", "pubsub|numpat",
+	"pubsub|shardchannels", "pubsub|shardnumsub", "scan", "get", "mget", "pttl", "type", "dbsize", "memory|usage"}
 
 // refusedRuns is every Valkey-facing command: adding one is one line.
 func refusedRuns() []refusedRun {
 	runs := []refusedRun{
-		{args: []string{"limits", "list"}},
-		{args: []string{"limits", "list", "--blocked", "--top", "0"}},
-		{args: []string{"limits", "get", "198.51.100.23", "2001:db8::1"}},
-		{args: []string{"limits", "stats"}},
+		{args: []string{"limits", "list"}, readOnly: true},
+		{args: []string{"limits", "list", "--blocked", "--top", "0"}, readOnly: true},
+		{args: []string{"limits", "get", "198.51.100.23", "2001:db8::1"}, readOnly: true},
+		{args: []string{"limits", "stats"}, readOnly: true},
 		{args: []string{"limits", "block", "203.0.113.7", "--for", "1m"}},
 		{args: []string{"limits", "reset", "203.0.113.7"}},
 		{args: []string{"limits", "reset", "--all", "--yes"}},
-		{args: []string{"pubsub", "channels"}},
+		{args: []string{"pubsub", "channels"}, readOnly: true},
 		{args: []string{"pubsub", "tail", "--count", "2"}, traffic: true},
 		{args: []string{"pubsub", "tail", "--duration", "200ms", "--requests"}},
 		{args: []string{"pubsub", "tail", "--sharded-subscribe", "--duration", "200ms"}},
-		{args: []string{"clients"}},
-		{args: []string{"clients", "--type", "pubsub", "--group", "name"}},
+		{args: []string{"clients"}, readOnly: true},
+		{args: []string{"clients", "--type", "pubsub", "--group", "name"}, readOnly: true},
 	}
 	// Every health check that talks to Valkey, one run each (a new check
 	// joins by itself; its exit code and refusals go in the maps above).
-	all := refusedRun{args: []string{"health"}} // and all of them at once (api and do are not configured)
+	all := refusedRun{args: []string{"health"}, readOnly: true} // and all of them at once (api and do are not configured)
 	for _, name := range probe.Names {
 		if name == probe.NameAPI || name == probe.NameDO {
 			continue
 		}
-		runs = append(runs, refusedRun{args: []string{"health", "--check", name}, code: refusedCheckCode[name], check: name, purpose: refusedOnPurpose[name]})
+		runs = append(runs, refusedRun{args: []string{"health", "--check", name}, code: refusedCheckCode[name], check: name, purpose: refusedOnPurpose[name], readOnly: true})
 		all.code = max(all.code, refusedCheckCode[name])
 		all.purpose += refusedOnPurpose[name]
 	}
@@ -114,6 +126,7 @@ func TestRefusedCommands(t *testing.T) {
 	for _, run := range refusedRuns() {
 		for _, format := range []string{"text", "json"} {
 			name := strings.Join(run.args, " ") + " -o " + format
+			sent := len(rec.Commands())
 			var r result
 			do := func() { r = oxyctl(t, env, append([]string{"-o", format}, run.args...)...) }
 			if run.traffic {
@@ -132,6 +145,13 @@ func TestRefusedCommands(t *testing.T) {
 				}
 			}
 			noSecrets(t, r.stdout, r.stderr)
+			if run.readOnly {
+				for _, c := range rec.Commands()[sent:] {
+					if !slices.Contains(handshake, c) && !slices.Contains(readCommands, c) {
+						t.Errorf("%s sent %s: it only reads", name, c)
+					}
+				}
+			}
 			onPurpose += run.purpose
 		}
 	}
