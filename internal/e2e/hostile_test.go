@@ -205,6 +205,31 @@ func TestHostileSilentServer(t *testing.T) {
 			t.Errorf("%v: %s (%s)", tc.args, r.stderr, r.elapsed)
 		}
 	}
+	// A health check whose reads hang is a failing check (exit 1) that says
+	// it timed out, within the timeout.
+	infoSection := func(a []string) bool { return a[0] == "INFO" && len(a) > 1 && a[1] != "cluster" } // not the connect step's
+	for _, tc := range []struct {
+		name  string
+		hang  func(a []string) bool
+		check string
+	}{
+		{"SCRIPT", func(a []string) bool { return a[0] == "SCRIPT" }, "ratelimit"},
+		{"INFO memory", infoSection, "ratelimit"},
+		{"CLIENT", func(a []string) bool { return a[0] == "CLIENT" && len(a) > 1 && strings.EqualFold(a[1], "LIST") }, "pubsub"},
+	} {
+		s := hostile.Start(t, func(a []string) string {
+			if tc.hang(a) {
+				return hostile.Hang
+			}
+			return ""
+		})
+		r := oxyctl(t, map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr, "OXYCTL_TIMEOUT": "1s"}, "health", "--check", tc.check, "-o", "json")
+		var rep struct{ Checks []struct{ Status, Detail string } }
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || len(rep.Checks) != 1 || rep.Checks[0].Status != "fail" ||
+			!strings.Contains(rep.Checks[0].Detail, "timed out") || strings.Contains(r.stdout+r.stderr, "context deadline exceeded") || r.elapsed > 2500*time.Millisecond {
+			t.Errorf("%s hangs, health --check %s: exit %d in %s: %s %s", tc.name, tc.check, r.code, r.elapsed, r.stdout, r.stderr)
+		}
+	}
 }
 
 // An error reply of half a megabyte becomes one short line, not half a

@@ -155,6 +155,7 @@ func TestClientsRealAdapter(t *testing.T) {
 	if r.Code != 1 || len(rep.Findings) != 1 {
 		t.Fatalf("with the stray: exit %d, findings %+v", r.Code, rep.Findings)
 	}
+	contractFields(t, r.Stdout)
 	f := rep.Findings[0]
 	if f.Severity != "error" || f.Kind != clientlist.KindStray || f.Client != strayAddr || f.Name != "stray-listener" ||
 		!strings.Contains(f.Message, strayAddr+" (client name stray-listener)") || strings.Contains(f.Message, "possible") {
@@ -370,5 +371,40 @@ func TestClientsRefused(t *testing.T) {
 	if r.Code != 0 || len(rep.Notes) != 1 || rep.Notes[0] != "could not look for stray subscribers: PUBSUB is refused by the server" ||
 		rep.Total != 2 || len(rep.Clients) != 2 || !strings.Contains(r.Stderr, rep.Notes[0]) {
 		t.Fatalf("PUBSUB refused: exit %d %+v", r.Code, rep)
+	}
+}
+
+// contractFields checks the field names PRODUCT.md gives `clients -o json`
+// (scripts rely on them), read from the document itself, not through the
+// struct that wrote it.
+func contractFields(t *testing.T, doc string) {
+	t.Helper()
+	var d struct {
+		Top      map[string]json.RawMessage
+		Groups   []map[string]json.RawMessage `json:"groups"`
+		Clients  []map[string]json.RawMessage `json:"clients"`
+		Findings []map[string]json.RawMessage `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(doc), &d.Top); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(doc), &d); err != nil || len(d.Groups) == 0 || len(d.Clients) == 0 || len(d.Findings) == 0 {
+		t.Fatalf("%v: want groups, clients and findings:\n%s", err, doc)
+	}
+	for _, want := range []struct {
+		what   string
+		obj    map[string]json.RawMessage
+		fields string
+	}{
+		{"document", d.Top, "total cap groups clients findings"},
+		{"group", d.Groups[0], "key resolves_to connections pubsub omem_bytes max_idle_s names libs"},
+		{"client", d.Clients[0], "id addr name lib age_s idle_s sub psub ssub omem_bytes flags resolves_to"},
+		{"finding", d.Findings[0], "severity kind client message"},
+	} {
+		for _, f := range strings.Fields(want.fields) {
+			if _, ok := want.obj[f]; !ok {
+				t.Errorf("%s has no %q field (PRODUCT.md's contract)", want.what, f)
+			}
+		}
 	}
 }
