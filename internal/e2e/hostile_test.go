@@ -224,7 +224,9 @@ func TestHostileSilentServer(t *testing.T) {
 			return ""
 		})
 		r := oxyctl(t, map[string]string{"OXYCTL_REDIS_URL": "redis://" + s.Addr, "OXYCTL_TIMEOUT": "1s"}, "health", "--check", tc.check, "-o", "json")
-		var rep struct{ Checks []struct{ Status, Detail string } }
+		var rep struct {
+			Checks []struct{ Status, Detail string }
+		}
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 || len(rep.Checks) != 1 || rep.Checks[0].Status != "fail" ||
 			!strings.Contains(rep.Checks[0].Detail, "timed out") || strings.Contains(r.stdout+r.stderr, "context deadline exceeded") || r.elapsed > 2500*time.Millisecond {
 			t.Errorf("%s hangs, health --check %s: exit %d in %s: %s %s", tc.name, tc.check, r.code, r.elapsed, r.stdout, r.stderr)
