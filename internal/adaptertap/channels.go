@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"time"
 
 	"github.com/valkey-io/valkey-go"
 
@@ -64,7 +63,6 @@ type ChannelsOptions struct {
 	Sharded  bool
 	Expected int // 0: at least one instance per namespace
 	Conn     *valkeyclient.Conn
-	Timeout  time.Duration
 }
 
 // Channels lists the adapter's live channels per namespace and counts the
@@ -77,11 +75,6 @@ func Channels(ctx context.Context, o ChannelsOptions) (*Report, error) {
 	if o.Key == "" {
 		o.Key = socketio.DefaultKey
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
 	r := &Report{Key: o.Key, Adapter: socketio.AdapterClassic, Expected: o.Expected, Namespaces: []Namespace{}, Problems: []string{}}
 	var (
 		counts map[string]int64

@@ -3,11 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
-	"time"
-
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/oxyhq/oxyctl/internal/adaptertap"
 	"github.com/oxyhq/oxyctl/internal/clientlist"
@@ -108,7 +104,7 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 		chans []clientlist.RequestChannel
 	)
 	if p.Sharded {
-		nss, err = p.sharded(ctx, conn, conn.Nodes(), key)
+		nss, err = p.sharded(ctx, conn, key)
 	} else {
 		nss, chans, err = p.classic(ctx, conn, key)
 	}
@@ -154,7 +150,7 @@ func (p *PubSubProbe) Run(ctx context.Context) Outcome {
 // as RequestSubscribers, the uids of its response channels as UIDs. The
 // request channels are returned for the stray check.
 func (p *PubSubProbe) classic(ctx context.Context, conn *valkeyclient.Conn, key string) ([]PubSubNamespace, []clientlist.RequestChannel, error) {
-	rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{Key: key, Conn: conn, Timeout: time.Hour}) // ctx's deadline rules
+	rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{Key: key, Conn: conn})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -181,56 +177,19 @@ func (p *PubSubProbe) classic(ctx context.Context, conn *valkeyclient.Conn, key 
 	return out, chans, nil
 }
 
-// sharded: namespaces from PUBSUB SHARDCHANNELS <key>#* on every node,
-// counts from PUBSUB SHARDNUMSUB <key>#<nsp># (routed to the slot's shard).
-func (p *PubSubProbe) sharded(ctx context.Context, conn *valkeyclient.Conn, nodes []valkeyclient.Node, key string) ([]PubSubNamespace, error) {
-	pattern := socketio.ShardChannelsPattern(key)
-	type nodeResult struct {
-		chans []string
-		err   error
+// sharded counts through adaptertap.Channels (PUBSUB SHARDCHANNELS on
+// every primary, SHARDNUMSUB of each namespace's main channel).
+func (p *PubSubProbe) sharded(ctx context.Context, conn *valkeyclient.Conn, key string) ([]PubSubNamespace, error) {
+	rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{Key: key, Sharded: true, Conn: conn})
+	if err != nil {
+		return nil, err
 	}
-	res := eachNode(nodes, func(c valkey.Client) nodeResult {
-		ch, err := c.Do(ctx, c.B().PubsubShardchannels().Pattern(pattern).Build()).AsStrSlice()
-		return nodeResult{ch, err}
-	}, func(p any) nodeResult { return nodeResult{err: fmt.Errorf("internal error (a bug): %v", p)} })
-	byNsp := map[string]*PubSubNamespace{}
-	for _, r := range res {
-		if r.err != nil {
-			return nil, r.err
-		}
-		for _, ch := range r.chans {
-			if info, ok := socketio.ParseChannel(key, ch); ok && info.Kind == socketio.KindBroadcast {
-				if byNsp[info.Namespace] == nil {
-					byNsp[info.Namespace] = &PubSubNamespace{Namespace: info.Namespace,
-						Channel: socketio.BroadcastChannel(key, info.Namespace, ""), UIDs: []string{}}
-				}
-			}
-		}
-	}
-	out := sortedNamespaces(byNsp)
-	for i := range out {
-		c := conn.Client
-		m, err := c.Do(ctx, c.B().PubsubShardnumsub().Channel(out[i].Channel).Build()).AsIntMap()
-		if err != nil {
-			return nil, err
-		}
-		out[i].Instances = m[out[i].Channel]
+	out := make([]PubSubNamespace, 0, len(rep.Namespaces))
+	for _, n := range rep.Namespaces {
+		out = append(out, PubSubNamespace{Namespace: n.Namespace, Channel: socketio.BroadcastChannel(key, n.Namespace, ""),
+			Instances: n.Instances, UIDs: []string{}})
 	}
 	return out, nil
-}
-
-// eachNode runs fn on every node's client at once (valkeyclient.EachNode).
-func eachNode[T any](nodes []valkeyclient.Node, fn func(valkey.Client) T, onPanic func(any) T) []T {
-	return valkeyclient.EachNode(nodes, func(n valkeyclient.Node) T { return fn(n.Client) }, onPanic)
-}
-
-func sortedNamespaces(m map[string]*PubSubNamespace) []PubSubNamespace {
-	out := make([]PubSubNamespace, 0, len(m))
-	for _, ns := range m {
-		out = append(out, *ns)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Namespace < out[j].Namespace })
-	return out
 }
 
 // clients reads CLIENT LIST and INFO on every node and judges the

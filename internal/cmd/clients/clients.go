@@ -161,7 +161,7 @@ func clientsRun(ctx context.Context, opts *clientsOptions) error {
 	}
 	o := clientlist.Options{Type: opts.Type, Group: opts.Group}
 	if !s.SocketIO.Sharded {
-		rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{Key: s.SocketIO.Key, Conn: conn, Timeout: s.Timeout})
+		rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{Key: s.SocketIO.Key, Conn: conn})
 		switch {
 		case valkeyclient.IsRefused(err) || valkeyclient.IsUnsupported(err):
 			// Only the stray check needs PUBSUB: it says it could not look.

@@ -105,9 +105,10 @@ func channelsRun(ctx context.Context, opts *channelsOptions) error {
 		return err
 	}
 	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout())
+	defer cancel()
 	rep, err := adaptertap.Channels(ctx, adaptertap.ChannelsOptions{
-		Key: adapterKey(opts.Key, s), Sharded: sharded, Expected: expected,
-		Conn: conn, Timeout: opts.Timeout(),
+		Key: adapterKey(opts.Key, s), Sharded: sharded, Expected: expected, Conn: conn,
 	})
 	if err != nil {
 		return valkeyclient.Classify(err, conn.Target)
