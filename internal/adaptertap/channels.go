@@ -142,7 +142,9 @@ func classicCounts(ctx context.Context, o ChannelsOptions) (map[string]int64, in
 			counts[name] += num
 		}
 		return nodeCounts{counts: counts, numpat: numpat}
-	}, func(p any) nodeCounts { return nodeCounts{err: fmt.Errorf("internal error (a bug): %v", p)} })
+	}, func(n valkeyclient.Node, p any) nodeCounts {
+		return nodeCounts{err: fmt.Errorf("internal error (a bug) on %s: %v", n.Addr, p)}
+	})
 	counts := map[string]int64{}
 	var numpat int64
 	for _, r := range res {

@@ -72,7 +72,9 @@ func Read(ctx context.Context, conn *valkeyclient.Conn) (*Snapshot, error) {
 	res := valkeyclient.EachNode(conn.Nodes(), func(n valkeyclient.Node) result {
 		node, err := readNode(ctx, n)
 		return result{node, err}
-	}, func(p any) result { return result{err: fmt.Errorf("internal error (a bug): %v", p)} })
+	}, func(n valkeyclient.Node, p any) result {
+		return result{err: fmt.Errorf("internal error (a bug) reading %s: %v", n.Addr, p)}
+	})
 	snap := &Snapshot{}
 	for _, r := range res {
 		if r.err != nil {

@@ -37,6 +37,10 @@ const (
 // HeadroomPercent is the share of the connection cap that warns.
 const HeadroomPercent = 80
 
+// NearCap says whether count connections are at or above HeadroomPercent of
+// limit (never when the limit is unknown).
+func NearCap(count, limit int64) bool { return limit > 0 && count*100 >= HeadroomPercent*limit }
+
 // Options shape a Report.
 type Options struct {
 	Type  string // "", TypeNormal or TypePubSub: which clients are listed
@@ -146,7 +150,7 @@ func Build(snap *Snapshot, o Options) *Report {
 		if limit, from := doapi.ConnectionCap(n.MaxClients, o.Plan); limit > 0 {
 			r.Cap += limit
 			r.CapFrom = from
-			if count*100 >= int64(HeadroomPercent)*limit {
+			if NearCap(count, limit) {
 				where := ""
 				if len(snap.Nodes) > 1 {
 					where = " on " + n.Addr

@@ -89,10 +89,9 @@ func (p *RateLimitProbe) Run(ctx context.Context) Outcome {
 	}
 	nodes := valkeyclient.EachNode(primaries, func(n valkeyclient.Node) rlNode {
 		return askRateLimit(ctx, n)
-	}, func(p any) rlNode { return rlNode{failed: fmt.Sprintf("internal error (a bug): %v", p)} })
-	for i := range nodes {
-		nodes[i].addr = primaries[i].Addr // also of a node whose reading panicked
-	}
+	}, func(n valkeyclient.Node, p any) rlNode {
+		return rlNode{addr: n.Addr, failed: fmt.Sprintf("internal error (a bug): %v", p)}
+	})
 
 	f := newFindings()
 	var notes []string

@@ -170,10 +170,9 @@ func (p *ValkeyProbe) Run(ctx context.Context) Outcome {
 			}
 		}
 		return n
-	}, func(r any) ValkeyNode { return ValkeyNode{Error: fmt.Sprintf("internal error (a bug): %v", r)} })
-	for i := range nodes {
-		nodes[i].Addr = servers[i].Addr // also of a node whose reading panicked
-	}
+	}, func(vn valkeyclient.Node, r any) ValkeyNode {
+		return ValkeyNode{Addr: vn.Addr, Error: fmt.Sprintf("internal error (a bug): %v", r)}
+	})
 	data.Nodes = nodes
 	pl, planErr := plan()
 	if planErr != nil {
@@ -298,7 +297,7 @@ func (p *ValkeyProbe) judgeNode(ctx context.Context, f *findings, label string, 
 	// The eviction policy and evicted keys are the ratelimit check's: what
 	// they break is the limiter's counters (RateLimitProbe).
 	f.counter(ctx, "valkey:"+n.Addr+":rejected_connections", label, n.RejectedConnections, "connections rejected (maxclients reached)")
-	if n.Cap > 0 && n.ConnectedClients*100 >= clientlist.HeadroomPercent*n.Cap {
+	if clientlist.NearCap(n.ConnectedClients, n.Cap) {
 		f.warn("%sconnections %d of %s (%.1f%%, at or above %d%%): new connections are refused at the cap", label, n.ConnectedClients, doapi.CapText(n.Cap, n.CapFrom, plan), n.ClientsPct, clientlist.HeadroomPercent)
 	}
 	if n.ClusterState != "" && n.ClusterState != "ok" {
