@@ -38,12 +38,8 @@ func Classify(err error, t Target) error {
 	text := err.Error()
 
 	reply := text
-	var vErr *valkey.ValkeyError
-	var rErr *resp.Error
-	if errors.As(err, &vErr) {
-		reply = vErr.Error()
-	} else if errors.As(err, &rErr) {
-		reply = rErr.Msg
+	if r, ok := serverReply(err); ok {
+		reply = r
 	}
 	switch authCode(reply) {
 	case "WRONGPASS":
@@ -139,7 +135,7 @@ func IsRefused(err error) bool {
 	if !ok {
 		return false
 	}
-	if strings.HasPrefix(reply, "NOPERM") {
+	if authCode(reply) == "NOPERM" {
 		return true
 	}
 	return strings.HasPrefix(strings.ToLower(reply), "unknown command")
