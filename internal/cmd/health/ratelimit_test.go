@@ -17,6 +17,7 @@ import (
 	"github.com/oxyhq/oxyctl/internal/testutil/clitest"
 	"github.com/oxyhq/oxyctl/internal/testutil/nodeapp"
 	"github.com/oxyhq/oxyctl/internal/testutil/valkeytest"
+	"github.com/oxyhq/oxyctl/internal/valkeyclient"
 )
 
 // ratelimitData is the data of the ratelimit check, as PRODUCT.md has it.
@@ -102,20 +103,17 @@ func info(t *testing.T, cl valkey.Client, section, field string) string {
 	if err != nil {
 		t.Fatalf("INFO %s: %v", section, err)
 	}
-	for _, l := range strings.Split(s, "\r\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			return v
-		}
-	}
-	return ""
+	return valkeyclient.ParseInfo(s)[field]
 }
 
+// infoInt reads a number, or an errorstat_X:count=N count.
 func infoInt(t *testing.T, cl valkey.Client, section, field string) int64 {
 	t.Helper()
-	v := info(t, cl, section, field)
-	v = strings.TrimPrefix(v, "count=") // errorstat_X:count=N
-	n, _ := strconv.ParseInt(v, 10, 64)
-	return n
+	v := valkeyclient.Info{field: info(t, cl, section, field)}
+	if n, ok := v.Int(field); ok {
+		return n
+	}
+	return v.Count(field)
 }
 
 // fill writes n keys of size bytes under prefix and returns how many writes

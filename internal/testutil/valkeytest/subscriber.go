@@ -2,11 +2,12 @@ package valkeytest
 
 import (
 	"bufio"
-	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oxyhq/oxyctl/internal/resp"
 )
 
 // SubscriberOptions describe a raw subscriber connection.
@@ -47,12 +48,7 @@ func (s *Server) Subscriber(t testing.TB, o SubscriberOptions) net.Conn {
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	r := bufio.NewReader(c)
 	send := func(args ...string) {
-		var b strings.Builder
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-		if _, err := c.Write([]byte(b.String())); err != nil {
+		if _, err := c.Write(resp.AppendCommand(nil, args...)); err != nil {
 			t.Fatalf("valkeytest: subscriber: %v", err)
 		}
 	}
